@@ -1,0 +1,138 @@
+package mobileproto
+
+// Version is the protocol version this package speaks; it is the "v1" in Path.
+const Version = 1
+
+// Path is the HTTP path of the WebSocket endpoint on every node.
+const Path = "/v1/ws"
+
+// Frame types. The set is open: clients must ignore types they do not know.
+const (
+	// Client → node.
+	TypeSendLocation  = "send-location"
+	TypeTrackDriver   = "track-driver"
+	TypeUntrackDriver = "untrack-driver"
+
+	// Node → client.
+	TypeWelcome         = "welcome"
+	TypeAck             = "ack"
+	TypeReceiveLocation = "receive-location"
+	TypeTracking        = "tracking"
+	TypeUntracked       = "untracked"
+	TypeError           = "error"
+)
+
+// Role is what a connection is allowed to do.
+type Role string
+
+// The roles of the mobile apps.
+const (
+	RoleDriver Role = "driver"
+	RoleRider  Role = "rider"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleDriver || r == RoleRider }
+
+// Fix is one GPS fix as a driver app sends it in send-location.
+//
+// Optional fields are zero (Seq, TS) or nil (Accuracy, Speed, Heading) when
+// absent; use Float64 to set the pointers.
+type Fix struct {
+	// Latitude in degrees, within [-90, 90].
+	Latitude float64 `json:"latitude"`
+	// Longitude in degrees, within [-180, 180].
+	Longitude float64 `json:"longitude"`
+	// Seq is the driver's own increasing sequence number, from 1. When it is
+	// set the node answers with an ack once the fix is stored, and a fix
+	// sent again with the same Seq and TS is stored only once.
+	Seq uint64 `json:"seq,omitempty"`
+	// TS is the device time of the fix in milliseconds since the Unix epoch.
+	TS int64 `json:"ts,omitempty"`
+	// Accuracy is the horizontal accuracy radius in metres, within [0, 100000].
+	Accuracy *float64 `json:"accuracy,omitempty"`
+	// Speed in metres per second, within [0, 1000].
+	Speed *float64 `json:"speed,omitempty"`
+	// Heading in degrees clockwise from true north, within [0, 360].
+	Heading *float64 `json:"heading,omitempty"`
+}
+
+// Float64 returns a pointer to v, for the optional fields of Fix.
+func Float64(v float64) *float64 { return &v }
+
+// Location is a stored fix as a rider receives it in receive-location. It is
+// also the JSON object a node stores in the stream for back-ends (without
+// Cursor and Replay, which belong to the delivery).
+type Location struct {
+	// Driver is the driver's id.
+	Driver string `json:"driver"`
+	Fix
+	// Time is when the node received the fix, in milliseconds since the
+	// Unix epoch (server clock).
+	Time int64 `json:"time"`
+	// Node is the name of the node that received and stored the fix.
+	Node string `json:"node,omitempty"`
+	// Cursor is the fix's position in the stream. It increases with every
+	// fix of every driver; resume with track-driver "since": Cursor.
+	Cursor uint64 `json:"cursor"`
+	// Replay is true for fixes sent from history in answer to track-driver,
+	// false for live fixes.
+	Replay bool `json:"replay,omitempty"`
+}
+
+// Ack confirms that a send-location with Seq is stored durably.
+type Ack struct {
+	Seq    uint64 `json:"seq"`
+	Cursor uint64 `json:"cursor"`
+	// Duplicate is true when the fix had already been stored (a retry).
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// Welcome is the first frame a node sends on every connection.
+type Welcome struct {
+	Version int    `json:"version"`
+	Node    string `json:"node"`
+	Role    Role   `json:"role"`
+	Client  string `json:"client"`
+	// History is the most fixes per driver a node keeps and replays.
+	History int `json:"history"`
+	// MaxFrame is the largest frame in bytes the node accepts.
+	MaxFrame int `json:"max_frame"`
+}
+
+// Tracking confirms a track-driver. It is sent after the replayed fixes and
+// before any live fix of the driver.
+type Tracking struct {
+	Driver string `json:"driver"`
+	ID     string `json:"id,omitempty"`
+	// Replayed is how many fixes were replayed from history.
+	Replayed int `json:"replayed"`
+	// Cursor is the cursor of the driver's newest fix known when tracking
+	// started (0 if the driver has none): live fixes follow after it.
+	Cursor uint64 `json:"cursor"`
+}
+
+// TrackOptions are the optional fields of track-driver.
+type TrackOptions struct {
+	// History is how many of the driver's most recent fixes to replay. Nil
+	// means the default of 1 (the current position); the node caps it at
+	// its history depth.
+	History *int
+	// Since, when set, replays every retained fix after this cursor instead
+	// (History is then ignored): use it to resume after a reconnect.
+	Since *uint64
+}
+
+// Request is a decoded client → node frame. Only the fields of its Type are
+// set.
+type Request struct {
+	Type string
+	// ID is the optional request id, echoed in the answer.
+	ID string
+	// Fix of a send-location.
+	Fix Fix
+	// Driver of a track-driver or untrack-driver.
+	Driver string
+	// History and Since of a track-driver.
+	Track TrackOptions
+}

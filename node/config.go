@@ -1,0 +1,268 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rtls-io/rtls/mobileproto"
+)
+
+// Storage selects where the LOCATIONS stream keeps its messages.
+type Storage string
+
+// The storage kinds.
+const (
+	FileStorage   Storage = "file"
+	MemoryStorage Storage = "memory"
+)
+
+// Config configures a Node. A zero field means the default in its comment;
+// New fills the defaults and validates the rest.
+type Config struct {
+	// Name is the node's name, unique in its cluster: ASCII letters, digits,
+	// '-' and '_'. Zero value means the host name (made valid).
+	Name string
+	// DataDir holds the JetStream store. Zero value means "rtls-data/<Name>"
+	// in the working directory.
+	DataDir string
+	// Storage of the stream. Zero value means FileStorage.
+	Storage Storage
+
+	// HTTPAddr is the listen address of the WebSocket edge and /healthz,
+	// /readyz. Zero value means "127.0.0.1:8080"; use ":0" for a free port.
+	HTTPAddr string
+	// ClientAddr is the listen address of the embedded NATS server's client
+	// port, for the dashboard and other back-ends. Zero value means no client
+	// port; "127.0.0.1:0" picks a free one.
+	ClientAddr string
+
+	// ClusterName names the NATS cluster. Zero value means "rtls".
+	ClusterName string
+	// ClusterAddr is the listen address for routes from the other nodes.
+	// Zero value means no cluster (a single node).
+	ClusterAddr string
+	// Routes are the route URLs of the other nodes of the cluster
+	// ("nats://10.0.0.2:6222", …). A route to this node's own ClusterAddr is
+	// ignored, so every node may be given the same list.
+	Routes []string
+
+	// History is how many fixes per driver the stream keeps
+	// (MaxMsgsPerSubject) and the most a rider can replay. Zero value means 100.
+	History int
+	// MaxAge is how long a fix is kept. Zero value means 24 hours.
+	MaxAge time.Duration
+	// DuplicateWindow is how long a fix's id (driver, seq, ts) is remembered
+	// so that a retry is stored once. Zero value means 2 minutes.
+	DuplicateWindow time.Duration
+	// Replicas of the stream. Zero value means min(3, number of nodes).
+	Replicas int
+
+	// Authenticator establishes the identity of each WebSocket connection.
+	// Required: use DevAuthenticator() for the development mode.
+	Authenticator Authenticator
+
+	// AllowedOrigins lists the web origins ("https://app.example.com") whose
+	// pages may open WebSockets to this node; "*" allows any. Clients that
+	// send no Origin (mobile apps) and same-origin pages are always allowed.
+	AllowedOrigins []string
+
+	// MaxFrameBytes is the largest frame a client may send. Zero value means 4096.
+	MaxFrameBytes int
+	// MaxTracked is how many drivers one connection may track. Zero value means 100.
+	MaxTracked int
+	// RateLimit is how many frames per second a connection may send on
+	// average, with bursts of RateBurst. Zero values mean 200 and 400.
+	RateLimit float64
+	RateBurst int
+	// PendingFixes bounds the undelivered live fixes of one driver queued
+	// for one connection, to absorb bursts; beyond it the oldest is dropped.
+	// A reader that falls behind (a frame waited more than 250 ms) gets only
+	// the newest fix of each driver, whatever this says. Zero value means 256.
+	PendingFixes int
+	// MaxQueuedFrames bounds a connection's queue of acks and errors; a
+	// client that lets it overflow is disconnected (4008). Zero value means 1024.
+	MaxQueuedFrames int
+	// WriteTimeout bounds each socket write. Zero value means 10 seconds.
+	WriteTimeout time.Duration
+	// PingInterval is how often the node pings each client; a client that
+	// does not answer within two intervals is disconnected. Zero value
+	// means 25 seconds.
+	PingInterval time.Duration
+	// PublishTimeout is how long the node keeps trying to store a fix
+	// (through leader elections) before it answers unavailable. Zero value
+	// means 10 seconds.
+	PublishTimeout time.Duration
+	// ReadyTimeout bounds how long Start waits for JetStream and the stream.
+	// Zero value means 60 seconds.
+	ReadyTimeout time.Duration
+
+	// Logger receives the node's and the embedded NATS server's logs. Zero
+	// value means no logging.
+	Logger *slog.Logger
+	// NATSDebug turns on the NATS server's debug logging.
+	NATSDebug bool
+}
+
+// Errors returned by New for an invalid Config.
+var (
+	ErrInvalidConfig   = errors.New("node: invalid config")
+	ErrNoAuthenticator = fmt.Errorf("%w: no Authenticator (use node.DevAuthenticator() for development)", ErrInvalidConfig)
+)
+
+func (c *Config) setDefaults() error {
+	if c.Name == "" {
+		h, _ := os.Hostname()
+		c.Name = sanitizeName(h)
+	}
+	if c.DataDir == "" {
+		c.DataDir = filepath.Join("rtls-data", c.Name)
+	}
+	if c.Storage == "" {
+		c.Storage = FileStorage
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = "127.0.0.1:8080"
+	}
+	if c.ClusterName == "" {
+		c.ClusterName = "rtls"
+	}
+	if c.History == 0 {
+		c.History = 100
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = 24 * time.Hour
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 2 * time.Minute
+	}
+	if c.Replicas == 0 {
+		c.Replicas = min(3, c.clusterSize())
+	}
+	if c.MaxFrameBytes == 0 {
+		c.MaxFrameBytes = 4096
+	}
+	if c.MaxTracked == 0 {
+		c.MaxTracked = 100
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = 200
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = 400
+	}
+	if c.PendingFixes == 0 {
+		c.PendingFixes = 256
+	}
+	if c.MaxQueuedFrames == 0 {
+		c.MaxQueuedFrames = 1024
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 10 * time.Second
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = 60 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c.validate()
+}
+
+func (c *Config) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	if !mobileproto.ValidID(c.Name) {
+		return bad("name %q: use 1-%d ASCII letters, digits, '-' or '_'", c.Name, mobileproto.MaxIDLength)
+	}
+	if c.Storage != FileStorage && c.Storage != MemoryStorage {
+		return bad("storage %q: use %q or %q", c.Storage, FileStorage, MemoryStorage)
+	}
+	for _, a := range []struct{ name, addr string }{{"http addr", c.HTTPAddr}, {"client addr", c.ClientAddr}, {"cluster addr", c.ClusterAddr}} {
+		if a.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return bad("%s %q: %v", a.name, a.addr, err)
+		}
+	}
+	if len(c.Routes) > 0 && c.ClusterAddr == "" {
+		return bad("routes need a cluster addr")
+	}
+	switch {
+	case c.History < 1 || c.History > 10000:
+		return bad("history %d: must be within [1, 10000]", c.History)
+	case c.MaxAge < time.Second:
+		return bad("max age %v: must be at least 1s", c.MaxAge)
+	case c.DuplicateWindow < 0 || c.DuplicateWindow > c.MaxAge:
+		return bad("duplicate window %v: must be within [0, max age]", c.DuplicateWindow)
+	case c.Replicas < 1 || c.Replicas > 5:
+		return bad("replicas %d: must be within [1, 5]", c.Replicas)
+	case c.Replicas > c.clusterSize():
+		return bad("replicas %d: more than the %d nodes configured", c.Replicas, c.clusterSize())
+	case c.Authenticator == nil:
+		return ErrNoAuthenticator
+	case c.MaxFrameBytes < 256:
+		return bad("max frame bytes %d: must be at least 256", c.MaxFrameBytes)
+	case c.MaxTracked < 1:
+		return bad("max tracked %d: must be at least 1", c.MaxTracked)
+	case c.RateLimit < 0 || c.RateBurst < 1:
+		return bad("rate limit %v burst %d: must be positive", c.RateLimit, c.RateBurst)
+	case c.PendingFixes < 1:
+		return bad("pending fixes %d: must be at least 1", c.PendingFixes)
+	case c.MaxQueuedFrames < 16:
+		return bad("max queued frames %d: must be at least 16", c.MaxQueuedFrames)
+	case c.WriteTimeout <= 0 || c.PingInterval <= 0 || c.PublishTimeout <= 0 || c.ReadyTimeout <= 0:
+		return bad("timeouts and intervals must be positive")
+	}
+	return nil
+}
+
+// clusterSize is the number of nodes the routes describe: this one plus
+// every route that is not its own cluster address.
+func (c *Config) clusterSize() int {
+	if c.ClusterAddr == "" {
+		return 1
+	}
+	n := 1
+	seen := map[string]bool{}
+	for _, r := range c.Routes {
+		u, err := url.Parse(r)
+		if err != nil || u.Host == c.ClusterAddr || seen[u.Host] {
+			continue
+		}
+		seen[u.Host] = true
+		n++
+	}
+	return n
+}
+
+// sanitizeName turns a host name into a valid node name.
+func sanitizeName(h string) string {
+	b := make([]byte, 0, len(h))
+	for i := 0; i < len(h) && len(b) < mobileproto.MaxIDLength; i++ {
+		c := h[i]
+		if mobileproto.ValidID(string(c)) {
+			b = append(b, c)
+		} else {
+			b = append(b, '-')
+		}
+	}
+	if len(b) == 0 {
+		return "rtls"
+	}
+	return string(b)
+}

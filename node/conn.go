@@ -1,0 +1,293 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nuid"
+	"golang.org/x/time/rate"
+
+	"github.com/rtls-io/rtls/mobileproto"
+)
+
+// conn is one WebSocket client. All per-connection state lives here.
+//
+// Two goroutines own it: the reader decodes frames, handles requests, and on
+// its way out releases everything the connection holds; the writer is the
+// only one to write data frames, draining the outbox. Either may end the
+// connection; the reader always runs the cleanup.
+type conn struct {
+	n   *Node
+	id  Identity
+	ws  *websocket.Conn
+	out *outbox
+	lim *rate.Limiter
+
+	// watches is touched only by the reader goroutine; mu guards it for
+	// readers of statistics.
+	mu      sync.Mutex
+	watches map[string]*watch
+
+	quitOnce  sync.Once
+	quit      chan struct{} // closed to stop the writer
+	closeCode int           // close frame the writer sends on quit (0: none)
+	closeText string
+	writerDone chan struct{}
+}
+
+func newConn(n *Node, ws *websocket.Conn, id Identity) *conn {
+	cfg := &n.cfg
+	return &conn{
+		n:          n,
+		id:         id,
+		ws:         ws,
+		out:        newOutbox(cfg.MaxQueuedFrames, cfg.PendingFixes, &n.conflated),
+		lim:        rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst),
+		watches:    make(map[string]*watch),
+		quit:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+}
+
+// shutdown asks the writer to send what is queued, then a close frame with
+// code (none when code is 0), and stop.
+func (c *conn) shutdown(code int, text string) {
+	c.quitOnce.Do(func() {
+		c.closeCode, c.closeText = code, text
+		close(c.quit)
+	})
+}
+
+func (c *conn) sendCtrl(data []byte) {
+	if !c.out.pushCtrl(data) {
+		c.n.log.Info("client does not read its queue; disconnecting", "client", c.id.ID)
+	}
+}
+
+func (c *conn) sendError(e *mobileproto.Error) {
+	c.sendCtrl(mobileproto.EncodeError(e))
+}
+
+func (c *conn) readLoop() {
+	defer c.n.conns.Done()
+	defer c.cleanup()
+	cfg := &c.n.cfg
+	c.ws.SetReadLimit(int64(cfg.MaxFrameBytes))
+	alive := func() { c.ws.SetReadDeadline(time.Now().Add(2 * cfg.PingInterval)) }
+	alive()
+	c.ws.SetPongHandler(func(string) error { alive(); return nil })
+	var buf bytes.Buffer
+	for {
+		typ, r, err := c.ws.NextReader()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.n.log.Info("frame too large; disconnecting", "client", c.id.ID)
+			}
+			return
+		}
+		buf.Reset()
+		if _, err := buf.ReadFrom(r); err != nil {
+			return // ErrReadLimit: gorilla has already sent close 1009
+		}
+		alive()
+		if typ != websocket.TextMessage {
+			c.sendError(mobileproto.Errorf(mobileproto.CodeBadRequest, "frames must be text (JSON), not binary"))
+			continue
+		}
+		if c.n.draining.Load() {
+			continue // not acked: the client sends it again to the next node
+		}
+		c.handle(buf.Bytes())
+	}
+}
+
+func (c *conn) handle(data []byte) {
+	req, perr := mobileproto.DecodeRequest(data)
+	if !c.lim.Allow() {
+		e := mobileproto.Errorf(mobileproto.CodeRateLimited, "more than %v frames per second; frame dropped", c.n.cfg.RateLimit)
+		if perr != nil {
+			e.ID, e.Seq, e.Driver = perr.ID, perr.Seq, perr.Driver
+		} else {
+			e.ID, e.Seq, e.Driver = req.ID, req.Fix.Seq, req.Driver
+		}
+		c.sendError(e)
+		return
+	}
+	if perr != nil {
+		c.sendError(perr)
+		return
+	}
+	switch req.Type {
+	case mobileproto.TypeSendLocation:
+		c.sendLocation(&req)
+	case mobileproto.TypeTrackDriver:
+		c.track(&req)
+	case mobileproto.TypeUntrackDriver:
+		c.untrack(&req)
+	}
+}
+
+// fixID is the Nats-Msg-Id of a fix: a retry of the same fix (same seq and
+// device time) gets the same id and is stored once.
+func fixID(driver string, f *mobileproto.Fix) string {
+	if f.Seq == 0 {
+		return driver + ":n:" + nuid.Next()
+	}
+	b := make([]byte, 0, len(driver)+40)
+	b = append(b, driver...)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, f.Seq, 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, f.TS, 10)
+	return string(b)
+}
+
+func (c *conn) sendLocation(req *mobileproto.Request) {
+	if !c.id.CanPublish(c.id.ID) {
+		c.sendError(&mobileproto.Error{Code: mobileproto.CodeForbidden, Message: "only a driver connection may send locations", Seq: req.Fix.Seq, ID: req.ID})
+		return
+	}
+	n := c.n
+	loc := mobileproto.Location{Driver: c.id.ID, Fix: req.Fix, Time: time.Now().UnixMilli(), Node: n.cfg.Name}
+	data := mobileproto.AppendLocation(make([]byte, 0, 192), &loc)
+	seq, id := req.Fix.Seq, req.ID
+	n.received.Add(1)
+	n.pub.publish(LocationSubject(c.id.ID), fixID(c.id.ID, &req.Fix), data, func(a pubAck, err error) {
+		if err != nil {
+			n.publishErrors.Add(1)
+			e := wireError(err)
+			e.Seq, e.ID = seq, id
+			c.sendError(e)
+			return
+		}
+		n.stored.Add(1)
+		if seq != 0 {
+			c.sendCtrl(mobileproto.AppendAck(make([]byte, 0, 64), mobileproto.Ack{Seq: seq, Cursor: a.Seq, Duplicate: a.Duplicate}))
+		}
+	})
+}
+
+func (c *conn) track(req *mobileproto.Request) {
+	driver := req.Driver
+	if !c.id.CanTrack(driver) {
+		c.sendError(&mobileproto.Error{Code: mobileproto.CodeForbidden, Message: "this connection may not track driver " + driver, ID: req.ID, Driver: driver})
+		return
+	}
+	if w := c.watches[driver]; w != nil {
+		// Tracking again replaces the watch, replaying as now asked.
+		c.n.hub.untrack(w)
+		c.setWatch(driver, nil)
+	} else if len(c.watches) >= c.n.cfg.MaxTracked {
+		c.sendError(&mobileproto.Error{Code: mobileproto.CodeLimitExceeded, Message: "this connection already tracks " + strconv.Itoa(c.n.cfg.MaxTracked) + " drivers", ID: req.ID, Driver: driver})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w, err := c.n.hub.track(ctx, c, driver, req.ID, req.Track)
+	if err != nil {
+		c.n.log.Warn("track failed", "driver", driver, "err", err)
+		e := wireError(err)
+		e.ID, e.Driver = req.ID, driver
+		c.sendError(e)
+		return
+	}
+	c.setWatch(driver, w)
+}
+
+func (c *conn) untrack(req *mobileproto.Request) {
+	if w := c.watches[req.Driver]; w != nil {
+		c.n.hub.untrack(w)
+		c.setWatch(req.Driver, nil)
+		c.out.discard(&w.lane)
+	}
+	c.sendCtrl(mobileproto.EncodeUntracked(mobileproto.Untracked{Driver: req.Driver, ID: req.ID}))
+}
+
+func (c *conn) setWatch(driver string, w *watch) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w == nil {
+		delete(c.watches, driver)
+	} else {
+		c.watches[driver] = w
+	}
+}
+
+// cleanup releases everything the connection holds. It runs on the reader.
+func (c *conn) cleanup() {
+	for d, w := range c.watches {
+		c.n.hub.untrack(w)
+		c.setWatch(d, nil)
+	}
+	c.shutdown(0, "")
+	c.out.close()
+	c.ws.Close() // unblocks a writer stuck on a slow socket
+	<-c.writerDone
+	c.n.removeConn(c)
+}
+
+func (c *conn) writeLoop() {
+	defer c.n.conns.Done()
+	defer close(c.writerDone)
+	cfg := &c.n.cfg
+	ping := time.NewTicker(cfg.PingInterval)
+	defer ping.Stop()
+	var batch []frame
+	write := func() bool {
+		var overflow bool
+		batch, overflow = c.out.take(batch[:0])
+		for i := range batch {
+			if err := c.writeFrame(&batch[i]); err != nil {
+				c.ws.Close() // wakes the reader, which cleans up
+				return false
+			}
+		}
+		clear(batch)
+		if overflow {
+			c.closeWith(mobileproto.CloseSlowClient, "too many unread frames")
+			return false
+		}
+		return true
+	}
+	for {
+		select {
+		case <-c.out.wake:
+			if !write() {
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout)); err != nil {
+				c.ws.Close()
+				return
+			}
+		case <-c.quit:
+			if c.closeCode != 0 {
+				if write() {
+					c.closeWith(c.closeCode, c.closeText)
+				}
+			}
+			return
+		}
+	}
+}
+
+func (c *conn) writeFrame(f *frame) error {
+	c.ws.SetWriteDeadline(time.Now().Add(c.n.cfg.WriteTimeout))
+	if f.pm != nil {
+		return c.ws.WritePreparedMessage(f.pm)
+	}
+	return c.ws.WriteMessage(websocket.TextMessage, f.data)
+}
+
+// closeWith sends a close frame and gives the client a moment to answer it
+// before the reader gives up on the socket.
+func (c *conn) closeWith(code int, text string) {
+	deadline := time.Now().Add(time.Second)
+	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), deadline)
+	c.ws.SetReadDeadline(deadline)
+}

@@ -1,0 +1,143 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node"
+)
+
+// testLogger is quiet unless RTLS_TEST_LOG=1.
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("RTLS_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// startNode starts a single node on free ports with a temporary data dir.
+func startNode(t testing.TB, mutate ...func(*node.Config)) *node.Node {
+	t.Helper()
+	cfg := node.Config{
+		Name:          "n1",
+		DataDir:       t.TempDir(),
+		HTTPAddr:      "127.0.0.1:0",
+		ClientAddr:    "127.0.0.1:0",
+		Authenticator: node.DevAuthenticator(),
+		Logger:        testLogger(t),
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	n, err := node.New(cfg)
+	if err != nil {
+		t.Fatalf("node.New: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return n
+}
+
+func dial(t testing.TB, n *node.Node, role mobileproto.Role, id string, opts ...mobileproto.Option) *mobileproto.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := mobileproto.Dial(ctx, n.WebSocketURL(), append([]mobileproto.Option{mobileproto.WithIdentity(role, id)}, opts...)...)
+	if err != nil {
+		t.Fatalf("dial %s %s: %v", role, id, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// checkFor polls f until it returns nil or the time is up.
+func checkFor(t testing.TB, total, every time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", total, err)
+		}
+		time.Sleep(every)
+	}
+}
+
+// fix returns a valid fix with the given seq, at a position derived from it.
+func fix(seq uint64) mobileproto.Fix {
+	return mobileproto.Fix{
+		Latitude:  12.9716 + float64(seq)*1e-5,
+		Longitude: 77.5946 - float64(seq)*1e-5,
+		Seq:       seq,
+		TS:        1764412800000 + int64(seq)*1000,
+		Speed:     mobileproto.Float64(8.5),
+	}
+}
+
+// sendFixes sends seqs from..to as a driver and returns the acks in seq order.
+func sendFixes(t testing.TB, d *mobileproto.Client, from, to uint64) []mobileproto.Ack {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pend := make([]*mobileproto.Pending, 0, to-from+1)
+	for s := from; s <= to; s++ {
+		p, err := d.SendLocationAsync(ctx, fix(s))
+		if err != nil {
+			t.Fatalf("send seq %d: %v", s, err)
+		}
+		pend = append(pend, p)
+	}
+	acks := make([]mobileproto.Ack, 0, len(pend))
+	for _, p := range pend {
+		a, err := p.Wait(ctx)
+		if err != nil {
+			t.Fatalf("ack of seq %d: %v", p.Seq, err)
+		}
+		if a.Seq != p.Seq {
+			t.Fatalf("ack for seq %d carries seq %d", p.Seq, a.Seq)
+		}
+		acks = append(acks, a)
+	}
+	return acks
+}
+
+// receive reads n locations from c or fails the test.
+func receive(t testing.TB, c *mobileproto.Client, n int) []mobileproto.Location {
+	t.Helper()
+	out := make([]mobileproto.Location, 0, n)
+	timeout := time.After(30 * time.Second)
+	for len(out) < n {
+		select {
+		case l, ok := <-c.Locations():
+			if !ok {
+				t.Fatalf("client stopped after %d of %d locations: %v", len(out), n, c.Err())
+			}
+			out = append(out, l)
+		case <-timeout:
+			t.Fatalf("received %d of %d locations", len(out), n)
+		}
+	}
+	return out
+}
+
+func intp(v int) *int          { return &v }
+func u64p(v uint64) *uint64    { return &v }
+func errf(f string, a ...any) error { return fmt.Errorf(f, a...) }

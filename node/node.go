@@ -1,0 +1,417 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rtls-io/rtls/mobileproto"
+)
+
+// Errors of the Node lifecycle.
+var (
+	ErrAlreadyStarted = errors.New("node: already started")
+	ErrNotStarted     = errors.New("node: not started")
+)
+
+// Node is one rtls node: an embedded NATS server with JetStream, the
+// LOCATIONS stream, and the WebSocket edge. Create it with New, run it with
+// Start, stop it with Shutdown. Its methods are safe for concurrent use.
+type Node struct {
+	cfg Config
+	log *slog.Logger
+
+	started  atomic.Bool
+	ready    atomic.Bool
+	draining atomic.Bool
+
+	srv      *server.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	mux      *respMux
+	pub      *publisher
+	hub      *hub
+	upgrader websocket.Upgrader
+	httpSrv  *http.Server
+	httpLn   net.Listener
+	httpDone chan struct{}
+
+	connMu  sync.Mutex
+	connSet map[*conn]struct{}
+	conns   sync.WaitGroup // reader and writer goroutines of every conn
+
+	received      atomic.Uint64
+	stored        atomic.Uint64
+	publishErrors atomic.Uint64
+	conflated     atomic.Uint64
+
+	shutdownOnce sync.Once
+	shutdownDone chan struct{}
+	shutdownErr  error
+}
+
+// New validates cfg, fills its defaults and returns a Node that is not yet
+// started. It returns an error wrapping ErrInvalidConfig for a bad config.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:          cfg,
+		log:          cfg.Logger.With("node", cfg.Name),
+		connSet:      make(map[*conn]struct{}),
+		shutdownDone: make(chan struct{}),
+	}
+	n.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  1024,
+		WriteBufferPool:  &sync.Pool{},
+		CheckOrigin:      n.checkOrigin,
+		Error:            httpError,
+	}
+	return n, nil
+}
+
+// Config returns the node's configuration with defaults filled in.
+func (n *Node) Config() Config { return n.cfg }
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// Start starts the embedded NATS server, connects to it in-process, creates
+// or updates the stream and starts the WebSocket edge. It returns once the
+// node is ready, or with an error after ReadyTimeout or when ctx ends; the
+// HTTP listener (with /healthz and /readyz) is up while it waits. On error
+// everything started is stopped again.
+func (n *Node) Start(ctx context.Context) (err error) {
+	if !n.started.CompareAndSwap(false, true) {
+		return ErrAlreadyStarted
+	}
+	defer func() {
+		if err != nil {
+			n.stopAll(context.Background())
+		}
+	}()
+	opts, err := n.serverOptions()
+	if err != nil {
+		return err
+	}
+	if n.srv, err = server.NewServer(opts); err != nil {
+		return fmt.Errorf("node %s: nats server: %w", n.cfg.Name, err)
+	}
+	n.srv.SetLoggerV2(natsLogger{n.log}, n.cfg.NATSDebug, false, false)
+	n.srv.Start()
+	if !n.srv.ReadyForConnections(10 * time.Second) {
+		return fmt.Errorf("node %s: nats server not ready (is a port in use? see the log)", n.cfg.Name)
+	}
+	n.nc, err = nats.Connect("",
+		nats.InProcessServer(n.srv),
+		nats.Name("rtls-node-"+n.cfg.Name),
+		nats.MaxReconnects(-1),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subj := ""
+			if sub != nil {
+				subj = sub.Subject
+			}
+			n.log.Warn("nats client error", "subject", subj, "err", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("node %s: connect in-process: %w", n.cfg.Name, err)
+	}
+	if n.js, err = jetstream.New(n.nc); err != nil {
+		return fmt.Errorf("node %s: jetstream: %w", n.cfg.Name, err)
+	}
+	if n.mux, err = newRespMux(n.nc); err != nil {
+		return fmt.Errorf("node %s: reply subscription: %w", n.cfg.Name, err)
+	}
+	n.pub = newPublisher(n.nc, n.mux, 2*time.Second, n.cfg.PublishTimeout)
+	n.hub = newHub(n)
+	if err := n.listenHTTP(); err != nil {
+		return err
+	}
+
+	rctx, cancel := context.WithTimeout(ctx, n.cfg.ReadyTimeout)
+	defer cancel()
+	if err := n.ensureStream(rctx); err != nil {
+		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
+	}
+	n.ready.Store(true)
+	n.log.Info("node ready", "http", n.HTTPAddr(), "nats", n.ClientURL(), "replicas", n.cfg.Replicas, "history", n.cfg.History)
+	return nil
+}
+
+func (n *Node) serverOptions() (*server.Options, error) {
+	o := &server.Options{
+		ServerName: n.cfg.Name,
+		NoSigs:     true,
+		JetStream:  true,
+		StoreDir:   n.cfg.DataDir,
+	}
+	if n.cfg.ClientAddr == "" {
+		o.DontListen = true
+	} else {
+		host, port, err := splitHostPort(n.cfg.ClientAddr)
+		if err != nil {
+			return nil, err
+		}
+		o.Host, o.Port = host, port
+	}
+	if n.cfg.ClusterAddr != "" {
+		host, port, err := splitHostPort(n.cfg.ClusterAddr)
+		if err != nil {
+			return nil, err
+		}
+		o.Cluster = server.ClusterOpts{Name: n.cfg.ClusterName, Host: host, Port: port}
+		o.Routes = server.RoutesFromStr(strings.Join(n.cfg.Routes, ","))
+	}
+	return o, nil
+}
+
+// splitHostPort maps port 0 to the NATS server's "random port".
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: address %q: %v", ErrInvalidConfig, addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%w: address %q: bad port", ErrInvalidConfig, addr)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	return host, port, nil
+}
+
+func (n *Node) listenHTTP() error {
+	ln, err := net.Listen("tcp", n.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("node %s: listen %s: %w", n.cfg.Name, n.cfg.HTTPAddr, err)
+	}
+	n.httpLn = ln
+	n.httpSrv = &http.Server{
+		Handler:           n.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+	}
+	n.httpDone = make(chan struct{})
+	go func() {
+		defer close(n.httpDone)
+		if err := n.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// HTTPAddr returns the address the WebSocket edge listens on, or "" before Start.
+func (n *Node) HTTPAddr() string {
+	if n.httpLn == nil {
+		return ""
+	}
+	return n.httpLn.Addr().String()
+}
+
+// WebSocketURL returns the ws:// URL of the edge's endpoint.
+func (n *Node) WebSocketURL() string { return "ws://" + n.HTTPAddr() + mobileproto.Path }
+
+// ClientURL returns the nats:// URL of the client port, or "" when there is none.
+func (n *Node) ClientURL() string {
+	if n.srv == nil || n.cfg.ClientAddr == "" {
+		return ""
+	}
+	return n.srv.ClientURL()
+}
+
+// ClusterURL returns the nats:// URL other nodes route to, or "" without a cluster.
+func (n *Node) ClusterURL() string {
+	if n.srv == nil || n.cfg.ClusterAddr == "" {
+		return ""
+	}
+	if a := n.srv.ClusterAddr(); a != nil {
+		return "nats://" + a.String()
+	}
+	return ""
+}
+
+// Server returns the embedded NATS server (for tests and operators' tools).
+func (n *Node) Server() *server.Server { return n.srv }
+
+// Ready reports whether the node serves clients.
+func (n *Node) Ready() bool { return n.ready.Load() && !n.draining.Load() }
+
+// Stats are a node's counters. Fixes are counted per node: a fix received
+// on one node and delivered on another counts as received on the first and
+// delivered on the second.
+type Stats struct {
+	Connections int
+	Drivers     int
+	Riders      int
+	// TrackedDrivers is how many drivers at least one local client tracks.
+	TrackedDrivers int
+	// LiveSubscriptions is the number of NATS subscriptions on live
+	// subjects: one per tracked driver, however many riders watch it.
+	LiveSubscriptions int64
+	FixesReceived     uint64
+	FixesStored       uint64
+	PublishErrors     uint64
+	PendingPublishes  int
+	// FixesDelivered counts live location frames queued to riders.
+	FixesDelivered uint64
+	FixesReplayed  uint64
+	// FixesConflated counts live frames dropped for a newer fix of the same
+	// driver because the rider read too slowly.
+	FixesConflated uint64
+	GapsFilled     uint64
+	GapsLost       uint64
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() Stats {
+	s := Stats{
+		FixesReceived:  n.received.Load(),
+		FixesStored:    n.stored.Load(),
+		PublishErrors:  n.publishErrors.Load(),
+		FixesConflated: n.conflated.Load(),
+	}
+	n.connMu.Lock()
+	for c := range n.connSet {
+		s.Connections++
+		if c.id.Role == mobileproto.RoleDriver {
+			s.Drivers++
+		} else {
+			s.Riders++
+		}
+	}
+	n.connMu.Unlock()
+	if n.pub != nil {
+		s.PendingPublishes = n.pub.pendingCount()
+	}
+	if h := n.hub; h != nil {
+		s.TrackedDrivers = h.rooms()
+		s.LiveSubscriptions = h.subs.Load()
+		s.FixesDelivered = h.delivered.Load()
+		s.FixesReplayed = h.replayed.Load()
+		s.GapsFilled = h.gapFills.Load()
+		s.GapsLost = h.gapsLost.Load()
+	}
+	return s
+}
+
+func (n *Node) addConn(c *conn) bool {
+	n.connMu.Lock()
+	defer n.connMu.Unlock()
+	if n.draining.Load() {
+		return false
+	}
+	n.connSet[c] = struct{}{}
+	n.conns.Add(2)
+	return true
+}
+
+func (n *Node) removeConn(c *conn) {
+	n.connMu.Lock()
+	delete(n.connSet, c)
+	n.connMu.Unlock()
+}
+
+// Shutdown stops the node gracefully: it stops accepting connections, lets
+// fixes in flight be stored and acked, closes every client with
+// CloseGoingAway (reconnect elsewhere), then stops NATS. It is bounded by ctx
+// (connections still open then are cut) and idempotent: later calls wait for
+// the first and return its result.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.shutdownOnce.Do(func() {
+		n.shutdownErr = n.stopAll(ctx)
+		close(n.shutdownDone)
+	})
+	select {
+	case <-n.shutdownDone:
+		return n.shutdownErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (n *Node) stopAll(ctx context.Context) error {
+	n.connMu.Lock()
+	n.draining.Store(true)
+	n.connMu.Unlock()
+	n.ready.Store(false)
+	var errs []error
+
+	if n.httpSrv != nil {
+		if err := n.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		<-n.httpDone
+	}
+	if n.pub != nil {
+		deadline := time.Now().Add(5 * time.Second)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		n.pub.waitIdle(deadline)
+	}
+	n.connMu.Lock()
+	for c := range n.connSet {
+		c.shutdown(mobileproto.CloseGoingAway, "node shutting down")
+	}
+	n.connMu.Unlock()
+	if err := waitGroup(ctx, &n.conns); err != nil {
+		n.connMu.Lock()
+		for c := range n.connSet {
+			c.ws.Close()
+		}
+		n.connMu.Unlock()
+		n.conns.Wait()
+		errs = append(errs, fmt.Errorf("closing connections: %w", err))
+	}
+	if n.hub != nil {
+		n.hub.stop()
+	}
+	if n.pub != nil {
+		n.pub.stop()
+	}
+	if n.mux != nil {
+		n.mux.close()
+	}
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+	}
+	n.log.Info("node stopped")
+	return errors.Join(errs...)
+}
+
+// waitGroup waits for wg or ctx.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
