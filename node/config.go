@@ -86,8 +86,10 @@ type Config struct {
 	// A reader that falls behind (a frame waited more than 250 ms) gets only
 	// the newest fix of each driver, whatever this says. Zero value means 256.
 	PendingFixes int
-	// MaxQueuedFrames bounds a connection's queue of acks and errors; a
-	// client that lets it overflow is disconnected (4008). Zero value means 1024.
+	// MaxQueuedFrames bounds a connection's queue of acks and errors: while
+	// it is full the node reads no more frames from the client, and a client
+	// that reads nothing for WriteTimeout is disconnected (4008). Zero value
+	// means 1024.
 	MaxQueuedFrames int
 	// WriteTimeout bounds each socket write. Zero value means 10 seconds.
 	WriteTimeout time.Duration

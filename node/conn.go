@@ -33,10 +33,10 @@ type conn struct {
 	mu      sync.Mutex
 	watches map[string]*watch
 
-	quitOnce  sync.Once
-	quit      chan struct{} // closed to stop the writer
-	closeCode int           // close frame the writer sends on quit (0: none)
-	closeText string
+	quitOnce   sync.Once
+	quit       chan struct{} // closed to stop the writer
+	closeCode  int           // close frame the writer sends on quit (0: none)
+	closeText  string
 	writerDone chan struct{}
 }
 
@@ -101,6 +101,11 @@ func (c *conn) readLoop() {
 		}
 		if c.n.draining.Load() {
 			continue // not acked: the client sends it again to the next node
+		}
+		if !c.out.waitRoom(cfg.WriteTimeout) {
+			c.n.log.Info("client does not read its answers; disconnecting", "client", c.id.ID)
+			c.shutdown(mobileproto.CloseSlowClient, "too many unread frames")
+			return
 		}
 		c.handle(buf.Bytes())
 	}

@@ -138,6 +138,6 @@ func receive(t testing.TB, c *mobileproto.Client, n int) []mobileproto.Location 
 	return out
 }
 
-func intp(v int) *int          { return &v }
-func u64p(v uint64) *uint64    { return &v }
+func intp(v int) *int               { return &v }
+func u64p(v uint64) *uint64         { return &v }
 func errf(f string, a ...any) error { return fmt.Errorf(f, a...) }

@@ -24,7 +24,7 @@ import (
 // Errors of the Node lifecycle.
 var (
 	ErrAlreadyStarted = errors.New("node: already started")
-	ErrNotStarted     = errors.New("node: not started")
+	ErrShutdown       = errors.New("node: shut down")
 )
 
 // Node is one rtls node: an embedded NATS server with JetStream, the
@@ -35,6 +35,7 @@ type Node struct {
 	log *slog.Logger
 
 	started  atomic.Bool
+	stopped  atomic.Bool
 	ready    atomic.Bool
 	draining atomic.Bool
 
@@ -96,14 +97,18 @@ func (n *Node) Name() string { return n.cfg.Name }
 // or updates the stream and starts the WebSocket edge. It returns once the
 // node is ready, or with an error after ReadyTimeout or when ctx ends; the
 // HTTP listener (with /healthz and /readyz) is up while it waits. On error
-// everything started is stopped again.
+// everything started is stopped again. A Node is started once: Start after
+// Shutdown returns ErrShutdown.
 func (n *Node) Start(ctx context.Context) (err error) {
 	if !n.started.CompareAndSwap(false, true) {
+		if n.stopped.Load() {
+			return ErrShutdown
+		}
 		return ErrAlreadyStarted
 	}
 	defer func() {
 		if err != nil {
-			n.stopAll(context.Background())
+			n.Shutdown(context.Background())
 		}
 	}()
 	opts, err := n.serverOptions()
@@ -336,6 +341,8 @@ func (n *Node) removeConn(c *conn) {
 // the first and return its result.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.shutdownOnce.Do(func() {
+		n.stopped.Store(true)
+		n.started.Store(true) // a node is not started after Shutdown
 		n.shutdownErr = n.stopAll(ctx)
 		close(n.shutdownDone)
 	})

@@ -53,13 +53,14 @@ type outbox struct {
 	conflated uint64
 	queued    uint64 // location frames accepted
 
-	wake chan struct{}
+	wake  chan struct{}
+	space chan struct{} // signalled when the writer takes frames
 	// conflatedTotal, if set, also counts dropped live frames (node-wide).
 	conflatedTotal *atomic.Uint64
 }
 
 func newOutbox(maxCtrl, maxLive int, conflatedTotal *atomic.Uint64) *outbox {
-	return &outbox{maxCtrl: maxCtrl, maxLive: maxLive, wake: make(chan struct{}, 1), conflatedTotal: conflatedTotal}
+	return &outbox{maxCtrl: maxCtrl, maxLive: maxLive, wake: make(chan struct{}, 1), space: make(chan struct{}, 1), conflatedTotal: conflatedTotal}
 }
 
 func (o *outbox) signal() {
@@ -69,16 +70,18 @@ func (o *outbox) signal() {
 	}
 }
 
-// pushCtrl queues a control frame. It reports false when this frame made the
-// outbox overflow, because the client has let maxCtrl frames pile up; the
-// writer then closes the connection and later frames are dropped.
+// pushCtrl queues a control frame. It never blocks: the reader keeps the
+// queue below maxCtrl with waitRoom, and asynchronous frames (acks) may take
+// it up to twice that. It reports false when this frame overflowed that
+// bound because the client does not read; the writer then closes the
+// connection and later frames are dropped.
 func (o *outbox) pushCtrl(data []byte) bool {
 	o.mu.Lock()
 	if o.closed || o.overflow {
 		o.mu.Unlock()
 		return true
 	}
-	if len(o.ctrl) >= o.maxCtrl {
+	if len(o.ctrl) >= 2*o.maxCtrl {
 		o.overflow = true
 		o.mu.Unlock()
 		o.signal()
@@ -88,6 +91,30 @@ func (o *outbox) pushCtrl(data []byte) bool {
 	o.mu.Unlock()
 	o.signal()
 	return true
+}
+
+// waitRoom waits until fewer than maxCtrl control frames are queued, so that
+// a client sending requests faster than it reads the answers is slowed down
+// by TCP rather than let the queue grow. It reports false after timeout.
+func (o *outbox) waitRoom(timeout time.Duration) bool {
+	var t *time.Timer
+	for {
+		o.mu.Lock()
+		ok := len(o.ctrl) < o.maxCtrl || o.closed
+		o.mu.Unlock()
+		if ok {
+			return true
+		}
+		if t == nil {
+			t = time.NewTimer(timeout)
+			defer t.Stop()
+		}
+		select {
+		case <-o.space:
+		case <-t.C:
+			return false
+		}
+	}
 }
 
 // push queues frames on a driver's lane; live frames beyond maxLive replace
@@ -157,6 +184,10 @@ func (o *outbox) take(buf []frame) ([]frame, bool) {
 	}
 	clear(o.ready)
 	o.ready = o.ready[:0]
+	select {
+	case o.space <- struct{}{}:
+	default:
+	}
 	return buf, o.overflow
 }
 
