@@ -82,9 +82,12 @@ type Config struct {
 	RateLimit float64
 	RateBurst int
 	// PendingFixes bounds the undelivered live fixes of one driver queued
-	// for one connection, to absorb bursts; beyond it the oldest is dropped.
-	// A reader that falls behind (a frame waited more than 250 ms) gets only
-	// the newest fix of each driver, whatever this says. Zero value means 256.
+	// for one connection; beyond it the oldest is dropped. It is a memory
+	// bound for absurd rates: a reader that falls behind (a frame waited
+	// more than 250 ms) already gets only the newest fix of each driver, and
+	// a reader that keeps up must never lose a fix to a burst (a shard that
+	// was not scheduled for a while delivers its backlog at once). Zero value
+	// means 4096.
 	PendingFixes int
 	// MaxQueuedFrames bounds a connection's queue of acks and errors: while
 	// it is full the node reads no more frames from the client, and a client
@@ -160,7 +163,7 @@ func (c *Config) setDefaults() error {
 		c.RateBurst = 400
 	}
 	if c.PendingFixes == 0 {
-		c.PendingFixes = 256
+		c.PendingFixes = 4096
 	}
 	if c.MaxQueuedFrames == 0 {
 		c.MaxQueuedFrames = 1024
