@@ -258,9 +258,17 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 				w.lastSeq = f.seq
 			}
 		}
-		if w.lastSeq < target && time.Now().After(deadline) {
-			h.gapsLost.Add(1)
-			w.lastSeq = target // a lagging replica: give up on the rest
+		if w.lastSeq < target {
+			// The replica that answered lags behind the live fix.
+			if time.Now().After(deadline) {
+				h.gapsLost.Add(1)
+				w.lastSeq = target
+			} else {
+				select {
+				case <-ctx.Done():
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
 		}
 		sh.mu.Lock()
 	}
