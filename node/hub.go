@@ -10,8 +10,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/mobileproto"
 )
 
@@ -308,11 +308,11 @@ func (h *hub) untrack(w *watch) {
 
 // deliver handles one live fix from the shard's channel.
 func (sh *shard) deliver(m *nats.Msg) {
-	seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+	seq, err := strconv.ParseUint(m.Header.Get(fixstream.SequenceHeader), 10, 64)
 	if err != nil {
 		return // not republished by the stream
 	}
-	prev, _ := strconv.ParseUint(m.Header.Get(jetstream.LastSequenceHeader), 10, 64)
+	prev, _ := strconv.ParseUint(m.Header.Get(fixstream.LastSequenceHeader), 10, 64)
 	driver := m.Subject[len(LiveSubjectPrefix):]
 
 	sh.mu.Lock()

@@ -10,24 +10,26 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rtls-io/rtls/internal/fixstream"
 )
 
-// Subjects and the stream. A driver id is a single subject token.
+// The stream and its subjects (see internal/fixstream).
 const (
 	// StreamName is the JetStream stream that keeps every driver's recent fixes.
-	StreamName = "LOCATIONS"
+	StreamName = fixstream.StreamName
 	// LocationSubjectPrefix + driver is where fixes are published and stored.
-	LocationSubjectPrefix = "rtls.loc."
+	LocationSubjectPrefix = fixstream.LocationPrefix
 	// LiveSubjectPrefix + driver is where the stream leader republishes each
 	// stored fix, with Nats-Sequence and Nats-Last-Sequence headers.
-	LiveSubjectPrefix = "rtls.live."
+	LiveSubjectPrefix = fixstream.LivePrefix
 )
 
 // LocationSubject is the subject a driver's fixes are stored on.
-func LocationSubject(driver string) string { return LocationSubjectPrefix + driver }
+func LocationSubject(driver string) string { return fixstream.LocationSubject(driver) }
 
 // LiveSubject is the subject a driver's stored fixes are republished on.
-func LiveSubject(driver string) string { return LiveSubjectPrefix + driver }
+func LiveSubject(driver string) string { return fixstream.LiveSubject(driver) }
 
 func (n *Node) streamConfig() jetstream.StreamConfig {
 	storage := jetstream.FileStorage
@@ -155,9 +157,9 @@ func (n *Node) directGet(ctx context.Context, subject string, req []byte, max in
 			default:
 				return out, fmt.Errorf("history: direct get: %s %s", status, m.Header.Get("Description"))
 			}
-			seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
+			seq, err := strconv.ParseUint(m.Header.Get(fixstream.SequenceHeader), 10, 64)
 			if err != nil {
-				return out, fmt.Errorf("history: bad %s header: %w", jetstream.SequenceHeader, err)
+				return out, fmt.Errorf("history: bad %s header: %w", fixstream.SequenceHeader, err)
 			}
 			out = append(out, storedFix{seq: seq, data: m.Data})
 			if !batch || len(out) >= max {

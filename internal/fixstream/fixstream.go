@@ -1,0 +1,39 @@
+// Package fixstream names the JetStream stream and the subjects that carry
+// drivers' fixes. The node writes them; back-ends such as the dashboard read
+// them. Driver ids are single subject tokens (mobileproto.ValidID), used as-is.
+package fixstream
+
+const (
+	// StreamName is the stream that keeps every driver's recent fixes.
+	StreamName = "LOCATIONS"
+	// LocationPrefix + driver is the subject a driver's fixes are stored on.
+	LocationPrefix = "rtls.loc."
+	// LivePrefix + driver is where the stream leader republishes each
+	// stored fix, with the headers below.
+	LivePrefix = "rtls.live."
+
+	// SequenceHeader carries a fix's stream sequence (its cursor).
+	SequenceHeader = "Nats-Sequence"
+	// LastSequenceHeader carries the sequence of the driver's previous fix
+	// (0 for its first), so a reader detects a gap without a round trip.
+	LastSequenceHeader = "Nats-Last-Sequence"
+	// TimeStampHeader carries the time the stream stored the fix (RFC 3339).
+	TimeStampHeader = "Nats-Time-Stamp"
+)
+
+// LocationSubject is the subject driver's fixes are stored on.
+func LocationSubject(driver string) string { return LocationPrefix + driver }
+
+// LiveSubject is the subject driver's stored fixes are republished on.
+func LiveSubject(driver string) string { return LivePrefix + driver }
+
+// DriverOf returns the driver id of a location or live subject, or "" when
+// subject is neither.
+func DriverOf(subject string) string {
+	for _, p := range [...]string{LivePrefix, LocationPrefix} {
+		if len(subject) > len(p) && subject[:len(p)] == p {
+			return subject[len(p):]
+		}
+	}
+	return ""
+}
