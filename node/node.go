@@ -154,6 +154,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.ensureStream(rctx); err != nil {
 		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
 	}
+	if n.clustered() {
+		if err := n.waitCaughtUp(rctx); err != nil {
+			return fmt.Errorf("node %s: %w", n.cfg.Name, err)
+		}
+	}
 	n.ready.Store(true)
 	n.log.Info("node ready", "http", n.HTTPAddr(), "nats", n.ClientURL(), "replicas", n.cfg.Replicas, "history", n.cfg.History)
 	return nil
@@ -334,8 +339,9 @@ func (n *Node) removeConn(c *conn) {
 	n.connMu.Unlock()
 }
 
-// Shutdown stops the node gracefully: it stops accepting connections, lets
-// fixes in flight be stored and acked, closes every client with
+// Shutdown stops the node gracefully: it stops accepting connections and
+// fixes, hands the stream's leadership to another node if it has it (lame
+// duck), lets fixes in flight be stored and acked, closes every client with
 // CloseGoingAway (reconnect elsewhere), then stops NATS. It is bounded by ctx
 // (connections still open then are cut) and idempotent: later calls wait for
 // the first and return its result.
@@ -366,6 +372,9 @@ func (n *Node) stopAll(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 		<-n.httpDone
+	}
+	if n.clustered() && n.js != nil && n.srv != nil && n.srv.Running() {
+		n.stepDown(ctx)
 	}
 	if n.pub != nil {
 		deadline := time.Now().Add(5 * time.Second)

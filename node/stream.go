@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -56,33 +57,55 @@ func (n *Node) streamConfig() jetstream.StreamConfig {
 }
 
 // ensureStream creates the stream or updates it to this node's configuration.
-// JetStream answers nothing until a meta leader exists, so every call has a
-// short timeout and the whole is retried until ctx ends.
+// JetStream answers nothing until a meta leader exists, so it first waits for
+// one, and every call has a short timeout and is retried until ctx ends.
 func (n *Node) ensureStream(ctx context.Context) error {
 	cfg := n.streamConfig()
 	var last error
 	for attempt := 0; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := n.js.CreateOrUpdateStream(actx, cfg)
-		cancel()
-		if err == nil {
-			return nil
+		if n.srv.JetStreamIsCurrent() {
+			last = n.createOrUpdateStream(ctx, cfg)
+			if last == nil {
+				return nil
+			}
+			var apiErr *jetstream.APIError
+			if errors.As(last, &apiErr) && apiErr.Code == 400 {
+				return fmt.Errorf("configure stream %s: %w", StreamName, last)
+			}
+			n.log.Debug("stream not ready yet", "attempt", attempt, "err", last)
+		} else {
+			last = errors.New("no JetStream meta leader yet")
 		}
-		last = err
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			continue // another node created it between our update and create
-		}
-		var apiErr *jetstream.APIError
-		if errors.As(err, &apiErr) && apiErr.Code == 400 {
-			return fmt.Errorf("configure stream %s: %w", StreamName, err)
-		}
-		n.log.Debug("stream not ready yet", "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("configure stream %s: %w (last error: %v)", StreamName, ctx.Err(), last)
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// createOrUpdateStream leaves a stream that already has this configuration
+// alone, so that nodes starting together do not update it in turn.
+func (n *Node) createOrUpdateStream(ctx context.Context, cfg jetstream.StreamConfig) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if s, err := n.js.Stream(ctx, cfg.Name); err == nil {
+		if info, err := s.Info(ctx); err == nil && sameStreamConfig(info.Config, cfg) {
+			return nil
+		}
+	}
+	_, err := n.js.CreateOrUpdateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		_, err = n.js.UpdateStream(ctx, cfg) // another node created it meanwhile
+	}
+	return err
+}
+
+func sameStreamConfig(have, want jetstream.StreamConfig) bool {
+	return slices.Equal(have.Subjects, want.Subjects) && have.Storage == want.Storage && have.Replicas == want.Replicas &&
+		have.MaxMsgsPerSubject == want.MaxMsgsPerSubject && have.MaxAge == want.MaxAge && have.Duplicates == want.Duplicates &&
+		have.AllowDirect == want.AllowDirect && have.RePublish != nil && *have.RePublish == *want.RePublish &&
+		have.Discard == want.Discard && have.Retention == want.Retention
 }
 
 // storedFix is one fix read from the stream.
@@ -123,13 +146,35 @@ func (n *Node) fetchTail(ctx context.Context, driver string, k int) ([]storedFix
 }
 
 // directGet sends a direct get request and collects its replies until the
-// end-of-batch marker, a "not found", or max messages.
+// end-of-batch marker, a "not found", or max messages. While the stream
+// elects a leader or a replica catches up a request may go unanswered or find
+// no responders: each attempt waits one second, and attempts are repeated
+// until ctx ends (5 s when ctx has no deadline).
 func (n *Node) directGet(ctx context.Context, subject string, req []byte, max int) ([]storedFix, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 	}
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		out, err := n.directGetOnce(actx, subject, req, max)
+		cancel()
+		if err == nil || !errors.Is(err, errHistoryRetry) {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %v", errHistoryTimeout, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// errHistoryRetry marks a direct get attempt worth repeating.
+var errHistoryRetry = errors.New("node: history read not answered")
+
+func (n *Node) directGetOnce(ctx context.Context, subject string, req []byte, max int) ([]storedFix, error) {
 	ch := make(chan *nats.Msg, max+1)
 	reply, token := n.mux.register(func(m *nats.Msg) {
 		select {
@@ -146,14 +191,14 @@ func (n *Node) directGet(ctx context.Context, subject string, req []byte, max in
 	for {
 		select {
 		case <-ctx.Done():
-			return out, fmt.Errorf("%w: %v", errHistoryTimeout, ctx.Err())
+			return nil, fmt.Errorf("%w: %v", errHistoryRetry, ctx.Err())
 		case m := <-ch:
 			switch status := m.Header.Get("Status"); status {
 			case "":
 			case "204", "404": // end of batch, or nothing (more) to return
 				return out, nil
 			case "503":
-				return out, fmt.Errorf("history: stream %s unavailable", StreamName)
+				return nil, fmt.Errorf("%w: no responders for %s", errHistoryRetry, subject)
 			default:
 				return out, fmt.Errorf("history: direct get: %s %s", status, m.Header.Get("Description"))
 			}

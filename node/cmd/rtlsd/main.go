@@ -4,7 +4,11 @@
 //	go run ./node/cmd/rtlsd -dev
 //
 // starts a single node on 127.0.0.1:8080 (WebSocket at /v1/ws) with its NATS
-// client port on 127.0.0.1:4222 and its data in ./rtls-data/<name>.
+// client port on 127.0.0.1:4222 and its data in ./rtls-data/<name>;
+//
+//	rtlsd -config cluster/example/n1.conf
+//
+// starts a node from a configuration file (flags given as well override it).
 package main
 
 import (
@@ -60,36 +64,93 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
-	var cfg node.Config
 	fs := flag.NewFlagSet("rtlsd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "node configuration file (see cluster/example/n1.conf); flags given as well override it")
 	dev := fs.Bool("dev", false, "development mode: clients say who they are in the URL (?role=driver|rider&id=…); never expose it")
-	fs.StringVar(&cfg.Name, "name", "", "node name, unique in the cluster (default: host name)")
-	fs.StringVar(&cfg.DataDir, "data", "", "data directory (default: rtls-data/<name>)")
-	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "WebSocket and health listen address")
-	fs.StringVar(&cfg.ClientAddr, "nats", "127.0.0.1:4222", `NATS client listen address for the dashboard and back-ends ("" for none)`)
-	fs.StringVar(&cfg.ClusterAddr, "cluster", "", "NATS cluster (route) listen address; empty for a single node")
-	routes := fs.String("routes", "", "comma-separated route URLs of the other nodes (nats://host:port,…)")
-	fs.StringVar(&cfg.ClusterName, "cluster-name", "rtls", "NATS cluster name")
+	name := fs.String("name", "", "node name, unique in the cluster (default: host name)")
+	dataDir := fs.String("data", "", "data directory (default: rtls-data/<name>)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "WebSocket and health listen address")
+	natsAddr := fs.String("nats", "127.0.0.1:4222", `NATS client listen address for the dashboard and back-ends ("" for none)`)
+	clusterAddr := fs.String("cluster", "", "NATS cluster (route) listen address; empty for a single node")
+	routes := fs.String("routes", "", "comma-separated route URLs of the cluster's nodes (nats://host:port,…)")
+	clusterName := fs.String("cluster-name", "rtls", "NATS cluster name")
 	storage := fs.String("storage", "file", "stream storage: file or memory")
-	fs.IntVar(&cfg.History, "history", 100, "fixes kept per driver")
-	fs.DurationVar(&cfg.MaxAge, "max-age", 24*time.Hour, "how long fixes are kept")
+	history := fs.Int("history", 100, "fixes kept per driver")
+	maxAge := fs.Duration("max-age", 24*time.Hour, "how long fixes are kept")
 	origins := fs.String("allowed-origins", "", `comma-separated web origins allowed to connect ("*" for any)`)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
-		return cfg, "", err
+		return node.Config{}, "", err
 	}
 	if fs.NArg() > 0 {
-		return cfg, "", fmt.Errorf("unexpected arguments: %v", fs.Args())
+		return node.Config{}, "", fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if !*dev {
-		return cfg, "", errors.New("no authentication configured: run with -dev for the development mode (token authentication is not available yet)")
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	var cfg node.Config
+	level := *logLevel
+	if *configPath != "" {
+		f, err := node.ReadConfigFile(*configPath)
+		if err != nil {
+			return cfg, "", err
+		}
+		if set["dev"] && f.Auth == "" {
+			f.Auth = "dev"
+		}
+		if cfg, err = f.Config(); err != nil {
+			return cfg, "", err
+		}
+		if f.LogLevel != "" && !set["log-level"] {
+			level = f.LogLevel
+		}
+	} else {
+		if !*dev {
+			return cfg, "", errors.New("no authentication configured: run with -dev for the development mode (token authentication is not available yet)")
+		}
+		cfg.Authenticator = node.DevAuthenticator()
+		for _, n := range []string{"http", "nats", "cluster-name", "storage", "history", "max-age"} {
+			set[n] = true // without a file the flags' defaults apply
+		}
 	}
-	cfg.Authenticator = node.DevAuthenticator()
-	cfg.Storage = node.Storage(*storage)
-	cfg.Routes = splitList(*routes)
-	cfg.AllowedOrigins = splitList(*origins)
-	return cfg, *logLevel, nil
+	if set["dev"] {
+		cfg.Authenticator = node.DevAuthenticator()
+	}
+	if set["name"] {
+		cfg.Name = *name
+	}
+	if set["data"] {
+		cfg.DataDir = *dataDir
+	}
+	if set["http"] {
+		cfg.HTTPAddr = *httpAddr
+	}
+	if set["nats"] {
+		cfg.ClientAddr = *natsAddr
+	}
+	if set["cluster"] {
+		cfg.ClusterAddr = *clusterAddr
+	}
+	if set["routes"] {
+		cfg.Routes = splitList(*routes)
+	}
+	if set["cluster-name"] {
+		cfg.ClusterName = *clusterName
+	}
+	if set["storage"] {
+		cfg.Storage = node.Storage(*storage)
+	}
+	if set["history"] {
+		cfg.History = *history
+	}
+	if set["max-age"] {
+		cfg.MaxAge = *maxAge
+	}
+	if set["allowed-origins"] {
+		cfg.AllowedOrigins = splitList(*origins)
+	}
+	return cfg, level, nil
 }
 
 func splitList(s string) []string {

@@ -1,0 +1,100 @@
+package cluster_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rtls-io/rtls/cluster"
+	"github.com/rtls-io/rtls/cluster/clustertest"
+	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node"
+)
+
+func TestPlanGivesEveryNodeItsOwnPortsAndAllRoutes(t *testing.T) {
+	cfgs, err := cluster.Plan(cluster.Spec{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfgs) != 3 {
+		t.Fatalf("%d nodes, want 3", len(cfgs))
+	}
+	seen := map[string]bool{}
+	for _, c := range cfgs {
+		for _, a := range []string{c.HTTPAddr, c.ClientAddr, c.ClusterAddr} {
+			if seen[a] || !strings.HasPrefix(a, "127.0.0.1:") {
+				t.Fatalf("address %q reused or not on loopback", a)
+			}
+			seen[a] = true
+		}
+		if len(c.Routes) != 3 || c.ClusterName != "rtls" || !strings.HasSuffix(c.DataDir, c.Name) {
+			t.Fatalf("node %s: %+v", c.Name, c)
+		}
+	}
+	if _, err := cluster.Plan(cluster.Spec{}); err == nil {
+		t.Fatal("a spec without a data dir was planned")
+	}
+	single, err := cluster.Plan(cluster.Spec{Size: 1, DataDir: t.TempDir()})
+	if err != nil || single[0].ClusterAddr != "" || single[0].Routes != nil {
+		t.Fatalf("a single node has no cluster: %+v %v", single, err)
+	}
+}
+
+func dial(t testing.TB, url string, role mobileproto.Role, id string, opts ...mobileproto.Option) *mobileproto.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := mobileproto.Dial(ctx, url, append([]mobileproto.Option{mobileproto.WithIdentity(role, id)}, opts...)...)
+	if err != nil {
+		t.Fatalf("dial %s as %s %s: %v", url, role, id, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func wsURL(c *cluster.Cluster, i int) string { return "ws://" + c.Config(i).HTTPAddr + mobileproto.Path }
+
+func TestRidersOnOtherNodesGetEveryFixInOrder(t *testing.T) {
+	c := clustertest.New(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if got := c.Node(0).Config().Replicas; got != 3 {
+		t.Fatalf("stream replicas %d, want 3", got)
+	}
+	driver := dial(t, wsURL(c, 0), mobileproto.RoleDriver, "d-1")
+	r2 := dial(t, wsURL(c, 1), mobileproto.RoleRider, "r-2")
+	r3 := dial(t, wsURL(c, 2), mobileproto.RoleRider, "r-3")
+	for _, r := range []*mobileproto.Client{r2, r3} {
+		if _, err := r.Track(ctx, "d-1", mobileproto.TrackOptions{History: new(int)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var acks []mobileproto.Ack
+	for s := uint64(1); s <= 200; s++ {
+		a, err := driver.SendLocation(ctx, mobileproto.Fix{Latitude: 12.97, Longitude: 77.59, Seq: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acks = append(acks, a)
+	}
+	for ri, r := range []*mobileproto.Client{r2, r3} {
+		for i, a := range acks {
+			select {
+			case l := <-r.Locations():
+				if l.Cursor != a.Cursor || l.Seq != a.Seq || l.Node != "n1" {
+					t.Fatalf("rider %d location %d: cursor %d seq %d node %s, want cursor %d seq %d from n1", ri, i, l.Cursor, l.Seq, l.Node, a.Cursor, a.Seq)
+				}
+			case <-ctx.Done():
+				t.Fatalf("rider %d got %d of %d", ri, i, len(acks))
+			}
+		}
+	}
+	for i := 1; i < 3; i++ {
+		if s := c.Node(i).Stats(); s.LiveSubscriptions != 1 {
+			t.Errorf("node %d holds %d live subscriptions, want 1", i, s.LiveSubscriptions)
+		}
+	}
+}
+
+var _ = node.Config{}

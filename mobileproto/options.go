@@ -1,0 +1,171 @@
+package mobileproto
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Option configures a Client. Options validate themselves; Dial returns an
+// error wrapping ErrInvalidOption for a bad one.
+type Option func(*options) error
+
+type options struct {
+	role          Role
+	id            string
+	header        http.Header
+	dialer        *websocket.Dialer
+	locBuffer     int
+	maxInFlight   int
+	writeTimeout  time.Duration
+	handshakeWait time.Duration
+	startSeq      uint64
+	onError       func(*Error)
+	reconnect     *ReconnectPolicy
+	onState       func(State)
+}
+
+// WithIdentity sets the development-mode identity sent in the URL query
+// (role=…&id=…). A node in development mode requires it.
+func WithIdentity(role Role, id string) Option {
+	return func(o *options) error {
+		if !role.Valid() {
+			return fmt.Errorf("%w: unknown role %q", ErrInvalidOption, role)
+		}
+		if !ValidID(id) {
+			return fmt.Errorf("%w: invalid id %q", ErrInvalidOption, id)
+		}
+		o.role, o.id = role, id
+		return nil
+	}
+}
+
+// WithHeader adds HTTP headers to the WebSocket handshake (for example an
+// Authorization header).
+func WithHeader(h http.Header) Option {
+	return func(o *options) error {
+		o.header = h.Clone()
+		return nil
+	}
+}
+
+// WithDialer replaces the WebSocket dialer.
+func WithDialer(d *websocket.Dialer) Option {
+	return func(o *options) error {
+		if d == nil {
+			return fmt.Errorf("%w: nil dialer", ErrInvalidOption)
+		}
+		o.dialer = d
+		return nil
+	}
+}
+
+// WithLocationBuffer sets how many received locations the client buffers
+// for Locations before it stops reading from the socket (default 1024). When
+// the application reads too slowly the node then keeps only the newest fix
+// of each driver for it.
+func WithLocationBuffer(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("%w: location buffer must be >= 0", ErrInvalidOption)
+		}
+		o.locBuffer = n
+		return nil
+	}
+}
+
+// WithMaxInFlight bounds how many fixes may wait for their ack (default
+// 1024); SendLocationAsync blocks while the bound is reached.
+func WithMaxInFlight(n int) Option {
+	return func(o *options) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: max in-flight must be > 0", ErrInvalidOption)
+		}
+		o.maxInFlight = n
+		return nil
+	}
+}
+
+// WithWriteTimeout bounds each frame write when the context has no earlier
+// deadline (default 10 s).
+func WithWriteTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: write timeout must be > 0", ErrInvalidOption)
+		}
+		o.writeTimeout = d
+		return nil
+	}
+}
+
+// WithStartSeq sets the seq of the first fix sent without one. The default
+// is the current Unix time in milliseconds, so a restarted app keeps
+// increasing its seqs.
+func WithStartSeq(seq uint64) Option {
+	return func(o *options) error {
+		if seq == 0 || seq > MaxSeq {
+			return fmt.Errorf("%w: start seq must be within [1, %d]", ErrInvalidOption, uint64(MaxSeq))
+		}
+		o.startSeq = seq
+		return nil
+	}
+}
+
+// OnError sets a function called with error frames that answer no pending
+// call. It runs on the client's read goroutine and must not block.
+func OnError(f func(*Error)) Option {
+	return func(o *options) error {
+		o.onError = f
+		return nil
+	}
+}
+
+// ReconnectPolicy says how a Client reconnects after losing its node.
+type ReconnectPolicy struct {
+	// MinBackoff is the wait before the second attempt (the first is
+	// immediate, to the next URL); it doubles up to MaxBackoff, with
+	// jitter. Zero values mean 100 ms and 5 s.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// GiveUpAfter stops reconnecting after this long without a node; the
+	// client then stops with the last error. Zero means never give up.
+	GiveUpAfter time.Duration
+}
+
+// WithReconnect makes the client reconnect when the connection is lost or a
+// node closes it with a reconnectable code (see Reconnectable), trying the
+// Dial URLs in turn. After reconnecting, a driver sends again every fix not
+// yet acked (the node stores each once) and a rider tracks its drivers again
+// from the cursor of the last location it put on Locations, so the
+// application sees every fix once and in order. Calls made while
+// reconnecting wait for the new connection.
+func WithReconnect(p ReconnectPolicy) Option {
+	return func(o *options) error {
+		if p.MinBackoff < 0 || p.MaxBackoff < 0 || p.GiveUpAfter < 0 {
+			return fmt.Errorf("%w: reconnect durations must be >= 0", ErrInvalidOption)
+		}
+		if p.MinBackoff == 0 {
+			p.MinBackoff = 100 * time.Millisecond
+		}
+		if p.MaxBackoff == 0 {
+			p.MaxBackoff = 5 * time.Second
+		}
+		if p.MaxBackoff < p.MinBackoff {
+			return fmt.Errorf("%w: max backoff below min backoff", ErrInvalidOption)
+		}
+		o.reconnect = &p
+		return nil
+	}
+}
+
+// OnStateChange sets a function called with every change of the
+// connection's state. It runs on the client's connection goroutine and must
+// not block.
+func OnStateChange(f func(State)) Option {
+	return func(o *options) error {
+		o.onState = f
+		return nil
+	}
+}

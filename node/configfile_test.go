@@ -1,0 +1,83 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestExampleClusterConfigFilesParse(t *testing.T) {
+	for i, name := range []string{"n1", "n2", "n3"} {
+		f, err := ReadConfigFile(filepath.Join("..", "cluster", "example", name+".conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := f.Config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.setDefaults(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		wantHTTP := []string{"127.0.0.1:8080", "127.0.0.1:8081", "127.0.0.1:8082"}[i]
+		if c.Name != name || c.HTTPAddr != wantHTTP || c.Replicas != 3 || c.MaxAge != 24*time.Hour ||
+			c.DuplicateWindow != 2*time.Minute || len(c.Routes) != 3 || c.PublishTimeout != 10*time.Second || f.LogLevel != "info" {
+			t.Fatalf("%s parsed as %+v", name, c)
+		}
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"unknown key":    "name: n1\nauth: dev\nhistroy: 5\n",
+		"bad duration":   "name: n1\nauth: dev\nmax_age: 5\n",
+		"no auth":        "name: n1\n",
+		"unknown auth":   "name: n1\nauth: ldap\n",
+		"not the syntax": "name: {\n",
+		"wrong type":     "name: n1\nauth: dev\nhistory: \"many\"\n",
+	}
+	for name, text := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(dir, "bad.conf")
+			if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := ReadConfigFile(p)
+			if err == nil {
+				_, err = f.Config()
+			}
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("got %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+}
+
+func TestFileForRoundTrips(t *testing.T) {
+	cfg := Config{Name: "n7", DataDir: "/tmp/x", HTTPAddr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:6000",
+		Routes: []string{"nats://127.0.0.1:6000", "nats://127.0.0.1:6001"}, MaxAge: time.Hour, PublishTimeout: 3 * time.Second, RateLimit: 1e6}
+	b, err := json.Marshal(FileFor(cfg, "warn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "n7.conf")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := ReadConfigFile(p)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	got, err := f.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "n7" || got.ClusterAddr != cfg.ClusterAddr || len(got.Routes) != 2 || got.MaxAge != time.Hour ||
+		got.PublishTimeout != 3*time.Second || got.RateLimit != 1e6 || got.Authenticator == nil || f.LogLevel != "warn" {
+		t.Fatalf("round trip: %+v", got)
+	}
+}
