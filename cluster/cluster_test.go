@@ -9,7 +9,6 @@ import (
 	"github.com/rtls-io/rtls/cluster"
 	"github.com/rtls-io/rtls/cluster/clustertest"
 	"github.com/rtls-io/rtls/mobileproto"
-	"github.com/rtls-io/rtls/node"
 )
 
 func TestPlanGivesEveryNodeItsOwnPortsAndAllRoutes(t *testing.T) {
@@ -53,7 +52,9 @@ func dial(t testing.TB, url string, role mobileproto.Role, id string, opts ...mo
 	return c
 }
 
-func wsURL(c *cluster.Cluster, i int) string { return "ws://" + c.Config(i).HTTPAddr + mobileproto.Path }
+func wsURL(c *cluster.Cluster, i int) string {
+	return "ws://" + c.Config(i).HTTPAddr + mobileproto.Path
+}
 
 func TestRidersOnOtherNodesGetEveryFixInOrder(t *testing.T) {
 	c := clustertest.New(t, 3)
@@ -96,5 +97,3 @@ func TestRidersOnOtherNodesGetEveryFixInOrder(t *testing.T) {
 		}
 	}
 }
-
-var _ = node.Config{}
