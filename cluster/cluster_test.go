@@ -97,3 +97,30 @@ func TestRidersOnOtherNodesGetEveryFixInOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestClientReportsItsStatesAndGivesUp(t *testing.T) {
+	c := clustertest.New(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	states := make(chan mobileproto.State, 100)
+	cl := dial(t, wsURL(c, 0), mobileproto.RoleRider, "r-1",
+		mobileproto.WithReconnect(mobileproto.ReconnectPolicy{MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, GiveUpAfter: 300 * time.Millisecond}),
+		mobileproto.OnStateChange(func(s mobileproto.State) { states <- s }))
+	if s := cl.State(); s.Kind != mobileproto.StateConnected || s.Node != "n1" {
+		t.Fatalf("state after Dial: %+v", s)
+	}
+	if err := c.Stop(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	<-cl.Done()
+	var kinds []mobileproto.StateKind
+	for len(states) > 0 {
+		kinds = append(kinds, (<-states).Kind)
+	}
+	if len(kinds) < 3 || kinds[0] != mobileproto.StateConnected || kinds[1] != mobileproto.StateReconnecting || kinds[len(kinds)-1] != mobileproto.StateGaveUp {
+		t.Fatalf("states %v: want connected, reconnecting … gave-up", kinds)
+	}
+	if cl.Err() == nil || cl.State().Kind != mobileproto.StateGaveUp {
+		t.Fatalf("after giving up: state %+v err %v", cl.State(), cl.Err())
+	}
+}

@@ -282,6 +282,7 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()
+	c.cancel() // ends a reconnection attempt or backoff at once
 	c.wmu.Lock()
 	if c.ws != nil {
 		c.ws.SetWriteDeadline(time.Now().Add(time.Second))
@@ -417,7 +418,7 @@ func (c *Client) reconnect(cause error) (*websocket.Conn, error) {
 		backoff = min(2*backoff, p.MaxBackoff)
 		select {
 		case <-time.After(wait):
-		case <-c.done:
+		case <-c.ctx.Done():
 			return nil, ErrClosed
 		}
 	}

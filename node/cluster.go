@@ -80,20 +80,29 @@ func (n *Node) stepDown(ctx context.Context) {
 		return // nothing to hand over, or nobody to take it
 	}
 	start := time.Now()
-	if _, err := n.nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+fixstream.StreamName, nil, 2*time.Second); err != nil {
-		n.log.Warn("stream leader step-down failed", "err", err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
+	var asked time.Time
 	for ctx.Err() == nil {
-		s, err := n.js.Stream(ctx, fixstream.StreamName)
-		if err == nil {
-			info, err := s.Info(ctx)
-			if err == nil && info.Cluster != nil && info.Cluster.Leader != "" && info.Cluster.Leader != n.cfg.Name {
-				n.log.Info("stream leadership handed over", "to", info.Cluster.Leader, "took", time.Since(start))
-				return
+		leader := n.cfg.Name // while unknown, assume the step-down is needed
+		ictx, icancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		if s, err := n.js.Stream(ictx, fixstream.StreamName); err == nil {
+			if info, err := s.Info(ictx); err == nil && info.Cluster != nil {
+				leader = info.Cluster.Leader
 			}
+		}
+		icancel()
+		if leader != "" && leader != n.cfg.Name {
+			n.log.Info("stream leadership handed over", "to", leader, "took", time.Since(start))
+			return
+		}
+		// Still the leader (a transfer can fail and the old leader win the
+		// election again): ask again every half second.
+		if leader == n.cfg.Name && time.Since(asked) > 500*time.Millisecond {
+			if _, err := n.nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+fixstream.StreamName, nil, time.Second); err != nil {
+				n.log.Warn("stream leader step-down failed", "err", err)
+			}
+			asked = time.Now()
 		}
 		select {
 		case <-ctx.Done():

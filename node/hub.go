@@ -69,6 +69,9 @@ type room struct {
 	watches []*watch
 	refs    int    // watches plus joins in progress
 	lastSeq uint64 // newest fix delivered through this room
+	// leaderSeq is the driver's newest fix according to the stream leader
+	// when the room's subscription was made (clustered nodes only).
+	leaderSeq uint64
 }
 
 // watch is one connection tracking one driver. Its lane holds the frames
@@ -153,8 +156,15 @@ func (sh *shard) acquire(driver string) *room {
 			sh.h.subs.Add(1)
 			// The server must have the subscription before history is read,
 			// or a fix stored in between would be neither read nor received.
+			// In a cluster the stream leader, which republishes, must have it
+			// too: a round trip to the leader ensures that.
 			go func() {
 				r.err = sh.h.nc.FlushTimeout(5 * time.Second)
+				if r.err == nil && sh.h.n.clustered() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					r.leaderSeq, r.err = sh.h.n.leaderLast(ctx, driver)
+					cancel()
+				}
 				close(r.ready)
 			}()
 		}
@@ -197,6 +207,26 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 	}
 	if r.err != nil {
 		return fail(r.err)
+	}
+
+	// A replica may lag the leader: wait until the local one has the newest
+	// fix the leader had when the subscription was made.
+	if r.leaderSeq > 0 {
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			last, err := h.n.fetchLast(ctx, driver)
+			if err != nil {
+				return fail(err)
+			}
+			if (len(last) > 0 && last[0].seq >= r.leaderSeq) || time.Now().After(deadline) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fail(ctx.Err())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 	}
 
 	depth := h.n.cfg.History

@@ -56,6 +56,9 @@ func (n *Node) streamConfig() jetstream.StreamConfig {
 	}
 }
 
+// errCodeNoSuitablePeers is JetStream's "no suitable peers for placement".
+const errCodeNoSuitablePeers jetstream.ErrorCode = 10005
+
 // ensureStream creates the stream or updates it to this node's configuration.
 // JetStream answers nothing until a meta leader exists, so it first waits for
 // one, and every call has a short timeout and is retried until ctx ends.
@@ -68,8 +71,10 @@ func (n *Node) ensureStream(ctx context.Context) error {
 			if last == nil {
 				return nil
 			}
+			// A bad request is final, except "no suitable peers": at startup
+			// the meta leader may not have seen every peer yet.
 			var apiErr *jetstream.APIError
-			if errors.As(last, &apiErr) && apiErr.Code == 400 {
+			if errors.As(last, &apiErr) && apiErr.Code == 400 && apiErr.ErrorCode != errCodeNoSuitablePeers {
 				return fmt.Errorf("configure stream %s: %w", StreamName, last)
 			}
 			n.log.Debug("stream not ready yet", "attempt", attempt, "err", last)
@@ -106,6 +111,44 @@ func sameStreamConfig(have, want jetstream.StreamConfig) bool {
 		have.MaxMsgsPerSubject == want.MaxMsgsPerSubject && have.MaxAge == want.MaxAge && have.Duplicates == want.Duplicates &&
 		have.AllowDirect == want.AllowDirect && have.RePublish != nil && *have.RePublish == *want.RePublish &&
 		have.Discard == want.Discard && have.Retention == want.Retention
+}
+
+// leaderLast asks the stream leader (not the nearest replica) for the
+// sequence of driver's newest fix, 0 if it has none. The request travels to
+// the leader's server over the same route as this node's subscriptions, so
+// when the answer arrives the leader also knows every subscription made
+// before it.
+func (n *Node) leaderLast(ctx context.Context, driver string) (uint64, error) {
+	req, _ := json.Marshal(map[string]string{"last_by_subj": LocationSubject(driver)})
+	var last error
+	for {
+		msg, err := n.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+StreamName, req)
+		if err == nil {
+			var resp struct {
+				Message *struct {
+					Seq uint64 `json:"seq"`
+				} `json:"message"`
+				Error *struct {
+					Code int `json:"code"`
+				} `json:"error"`
+			}
+			switch err = json.Unmarshal(msg.Data, &resp); {
+			case err != nil:
+			case resp.Error != nil && resp.Error.Code == 404:
+				return 0, nil
+			case resp.Message != nil:
+				return resp.Message.Seq, nil
+			default:
+				err = fmt.Errorf("stream leader answered %s", msg.Data)
+			}
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: asking the stream leader: %v", errHistoryTimeout, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // storedFix is one fix read from the stream.
