@@ -1,0 +1,70 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rtls-io/rtls/dashboard/model"
+	"github.com/rtls-io/rtls/internal/fixstream"
+	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node"
+)
+
+// storeFixes stores perDriver fixes of each of drivers drivers straight
+// into the stream (as the node's edge would), for benchmarks.
+func storeFixes(b *testing.B, n *node.Node, drivers, perDriver int) {
+	b.Helper()
+	nc, err := nats.Connect(n.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	for k := 0; k < perDriver; k++ {
+		for i := 0; i < drivers; i++ {
+			id := fmt.Sprintf("d-%05d", i)
+			l := mobileproto.Location{Driver: id, Fix: mobileproto.Fix{Latitude: 12.9 + float64(i)*1e-5, Longitude: 77.5 + float64(k)*1e-5, Seq: uint64(k + 1), TS: now}, Time: now, Node: n.Name()}
+			if _, err := js.PublishAsync(fixstream.LocationSubject(id), mobileproto.AppendLocation(nil, &l)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(60 * time.Second):
+		b.Fatal("publishing timed out")
+	}
+}
+
+// BenchmarkSnapshot10k loads the newest fix of each of 10,000 drivers (two
+// stored fixes each, file storage) into an empty fleet: one op is one
+// whole snapshot.
+func BenchmarkSnapshot10k(b *testing.B) {
+	const drivers = 10000
+	n := startNode(b)
+	storeFixes(b, n, drivers, 2)
+	fleet := newFleet(b)
+	feed := startFeed(b, fleet, n.ClientURL())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		into, _ := model.NewFleet(model.Config{})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		got, err := feed.loadLastPerDriver(ctx, into)
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got != drivers || into.Len() != drivers {
+			b.Fatalf("snapshot read %d fixes, %d drivers; want %d", got, into.Len(), drivers)
+		}
+	}
+}
