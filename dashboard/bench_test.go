@@ -3,9 +3,12 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"image"
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -66,5 +69,36 @@ func BenchmarkSnapshot10k(b *testing.B) {
 		if got != drivers || into.Len() != drivers {
 			b.Fatalf("snapshot read %d fixes, %d drivers; want %d", got, into.Len(), drivers)
 		}
+	}
+}
+
+// BenchmarkRedraw10k is one redraw of the whole dashboard with 10,000
+// drivers: freshness, header, list rows (sorted by age), and the map's
+// pixels at 1280×800 (the part the GPU driver does is not included).
+func BenchmarkRedraw10k(b *testing.B) {
+	test.NewTempApp(b)
+	n := startNode(b)
+	now := time.Now()
+	fleet, _ := model.NewFleet(model.Config{Now: func() time.Time { return now }})
+	for i := 0; i < 10000; i++ {
+		d := model.Driver{ID: fmt.Sprintf("d-%05d", i), Lat: 12.9 + float64(i%100)*0.002, Lon: 77.5 + float64(i/100)*0.002, Speed: 5, FixTime: now.Add(-time.Duration(i) * 30 * time.Millisecond), Cursor: uint64(i + 1)}
+		d.X, d.Y = model.Project(d.Lat, d.Lon)
+		fleet.Ingest(d)
+	}
+	feed := startFeed(b, fleet, n.ClientURL())
+	dash, err := New(Config{Fleet: fleet, Feed: feed})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := test.NewWindow(dash.Content())
+	defer w.Close()
+	w.Resize(fyne.NewSize(1280, 800))
+	dash.Redraw()
+	img := image.NewRGBA(image.Rect(0, 0, 1280, 800))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dash.Redraw()
+		dash.Map().Render(img)
 	}
 }
