@@ -49,6 +49,10 @@ type Thresholds struct {
 	OfflineAfter time.Duration
 }
 
+// Validate returns th with its defaults filled in, or an error wrapping
+// ErrInvalidThresholds.
+func (th Thresholds) Validate() (Thresholds, error) { return th.withDefaults() }
+
 // withDefaults fills zero fields and validates.
 func (th Thresholds) withDefaults() (Thresholds, error) {
 	if th.StaleAfter == 0 {
