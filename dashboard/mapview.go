@@ -39,12 +39,13 @@ type MapView struct {
 	tiles    *TileLayer
 	onSelect func(id string)
 
-	vp     model.Viewport
-	fitted bool // fitted to the drivers once they appeared
-	frame  mapFrame
-	bufs   [2]*image.RGBA
-	cur    int
-	drawn  bool // tiles were drawn in the last frame
+	vp      model.Viewport
+	fitted  bool // fitted to the drivers once they appeared
+	steered bool // the user panned or zoomed: no more automatic fitting
+	frame   mapFrame
+	bufs    [2]*image.RGBA
+	cur     int
+	drawn   bool // tiles were drawn in the last frame
 
 	raster      *canvas.Raster
 	scaleBar    *canvas.Rectangle
@@ -86,13 +87,15 @@ func (m *MapView) update() {
 	m.frame.points = m.fleet.Points(m.frame.points)
 	m.frame.trail = m.fleet.Trail()
 	m.frame.selected = m.fleet.Selected()
-	if !m.fitted && len(m.frame.points) > 0 {
+	// Fit the first drivers once the map has its real size (a window is
+	// laid out only when it is shown).
+	if size := m.Size(); !m.fitted && len(m.frame.points) > 0 && size.Width > 0 && size.Height > 0 {
 		m.fitted = true
+		m.vp.Width, m.vp.Height = float64(size.Width), float64(size.Height)
 		m.FitAll()
 		return
 	}
-	m.layoutOverlays(m.Size())
-	m.raster.Refresh()
+	m.changed()
 }
 
 // FitAll zooms and pans so every driver is in view.
@@ -108,6 +111,7 @@ func (m *MapView) FitAll() {
 }
 
 func (m *MapView) zoomBy(delta float64) {
+	m.steered = true
 	m.vp.ZoomAt(delta, m.vp.Width/2, m.vp.Height/2)
 	m.changed()
 }
@@ -119,6 +123,7 @@ func (m *MapView) changed() {
 
 // Dragged pans the map.
 func (m *MapView) Dragged(ev *fyne.DragEvent) {
+	m.steered = true
 	m.vp.Pan(float64(ev.Dragged.DX), float64(ev.Dragged.DY))
 	m.changed()
 }
@@ -128,6 +133,7 @@ func (m *MapView) DragEnd() {}
 
 // Scrolled zooms around the pointer.
 func (m *MapView) Scrolled(ev *fyne.ScrollEvent) {
+	m.steered = true
 	m.vp.ZoomAt(float64(ev.Scrolled.DY)/wheelPerZoom, float64(ev.Position.X), float64(ev.Position.Y))
 	m.changed()
 }
@@ -193,6 +199,9 @@ func (m *MapView) Render(img *image.RGBA) {
 // layoutOverlays places the scale bar, graticule labels, attribution and
 // buttons for size.
 func (m *MapView) layoutOverlays(size fyne.Size) {
+	if size.Width <= 0 || size.Height <= 0 {
+		return // not laid out yet
+	}
 	m.vp.Width, m.vp.Height = float64(size.Width), float64(size.Height)
 	// Scale bar, bottom left.
 	_, w, label := m.vp.ScaleBar(scaleBarWidth)
@@ -259,6 +268,11 @@ type mapRenderer struct{ m *MapView }
 func (r *mapRenderer) Layout(size fyne.Size) {
 	r.m.raster.Resize(size)
 	r.m.layoutOverlays(size)
+	if r.m.fitted && !r.m.steered {
+		// The window got its real size after the first fit: fit again
+		// until the user takes the map over.
+		r.m.FitAll()
+	}
 }
 
 func (r *mapRenderer) MinSize() fyne.Size { return fyne.NewSize(200, 200) }

@@ -372,3 +372,24 @@ func TestViewRedrawLoop(t *testing.T) {
 		t.Fatalf("rows %v", rowIDs(d))
 	}
 }
+
+// The first fit follows the window's size until the user pans or zooms.
+func TestMapRefitsUntilSteered(t *testing.T) {
+	test.NewTempApp(t)
+	fleet := goldenFleet(t)
+	m := newMapView(fleet, nil, [2]float64{0, 0}, 2, nil)
+	w := test.NewTempWindow(t, m)
+	w.Resize(fyne.NewSize(300, 300))
+	m.update()
+	small := m.vp.Zoom
+	w.Resize(fyne.NewSize(1200, 900))
+	if m.vp.Zoom <= small+1 {
+		t.Fatalf("zoom %v after growing the window, %v before", m.vp.Zoom, small)
+	}
+	fitted := m.vp.Zoom
+	m.Scrolled(&fyne.ScrollEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(600, 450)}, Scrolled: fyne.NewDelta(0, -wheelPerZoom)})
+	w.Resize(fyne.NewSize(1000, 800))
+	if m.vp.Zoom != fitted-1 {
+		t.Fatalf("zoom %v: the map was refitted after the user zoomed (fitted %v)", m.vp.Zoom, fitted)
+	}
+}
