@@ -28,6 +28,8 @@ type Options struct {
 	RedrawInterval time.Duration
 	// Width and Height of the window.
 	Width, Height float32
+	// Select is a driver to select at start ("" for none).
+	Select string
 }
 
 // ParseFlags reads the rtls-dashboard command line. RTLS_NATS_PASSWORD and
@@ -49,6 +51,7 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.StringVar(&o.TileCache, "tiles-cache", defaultTileCache(), "directory for cached tiles (\"\" for none)")
 	fs.DurationVar(&o.RedrawInterval, "redraw", 250*time.Millisecond, "shortest time between two redraws")
 	size := fs.String("size", "1280x800", "window size WIDTHxHEIGHT")
+	fs.StringVar(&o.Select, "select", "", "driver to select at start")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -123,6 +126,9 @@ func Run(ctx context.Context, a fyne.App, o Options, logger *slog.Logger) error 
 	w := a.NewWindow("rtls dispatcher — " + strings.Join(o.Conn.URLs, ", "))
 	w.SetContent(dash.Content())
 	w.Resize(fyne.NewSize(o.Width, o.Height))
+	if o.Select != "" {
+		dash.Select(o.Select)
+	}
 	dash.Redraw()
 	dash.Start()
 

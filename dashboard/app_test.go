@@ -15,12 +15,12 @@ import (
 func TestParseFlags(t *testing.T) {
 	t.Setenv("RTLS_NATS_PASSWORD", "")
 	t.Setenv("RTLS_NATS_TOKEN", "")
-	o, err := ParseFlags([]string{"-nats", "nats://127.0.0.1:4222, nats://127.0.0.1:4223,nats://127.0.0.1:4224", "-user", "disp", "-password", "pw", "-stale", "5s", "-offline", "30s", "-tiles", "http://127.0.0.1:1/{z}/{x}/{y}.png", "-size", "1024x700"}, io.Discard)
+	o, err := ParseFlags([]string{"-nats", "nats://127.0.0.1:4222, nats://127.0.0.1:4223,nats://127.0.0.1:4224", "-user", "disp", "-password", "pw", "-stale", "5s", "-offline", "30s", "-tiles", "http://127.0.0.1:1/{z}/{x}/{y}.png", "-size", "1024x700", "-select", "d-7"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(o.Conn.URLs) != 3 || o.Conn.URLs[1] != "nats://127.0.0.1:4223" || o.Conn.User != "disp" || o.Conn.Password != "pw" ||
-		o.Thresholds != (model.Thresholds{StaleAfter: 5 * time.Second, OfflineAfter: 30 * time.Second}) || o.Width != 1024 || o.Height != 700 || o.TileAttribution == "" {
+		o.Thresholds != (model.Thresholds{StaleAfter: 5 * time.Second, OfflineAfter: 30 * time.Second}) || o.Width != 1024 || o.Height != 700 || o.Select != "d-7" || o.TileAttribution == "" {
 		t.Fatalf("options %+v", o)
 	}
 	o, err = ParseFlags(nil, io.Discard)
