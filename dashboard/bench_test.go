@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"strconv"
 	"testing"
 	"time"
 
@@ -100,5 +101,58 @@ func BenchmarkRedraw10k(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		dash.Redraw()
 		dash.Map().Render(img)
+	}
+}
+
+// BenchmarkLiveFeed10k: one op is one fix of one of 10,000 drivers
+// published on its live subject (as the stream republishes it) and taken
+// into the fleet by the feed's subscription; 10,000 drivers at 1 fix/s
+// need 10,000 ops/s.
+func BenchmarkLiveFeed10k(b *testing.B) {
+	n := startNode(b)
+	fleet := newFleet(b)
+	feed := startFeed(b, fleet, n.ClientURL())
+	checkFor(b, 10*time.Second, 10*time.Millisecond, func() error {
+		if feed.Status().Snapshot.Done < 1 {
+			return fmt.Errorf("no snapshot")
+		}
+		return nil
+	})
+	nc, err := nats.Connect(n.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	const drivers = 10000
+	subjects := make([]string, drivers)
+	payloads := make([][]byte, drivers)
+	now := time.Now().UnixMilli()
+	for i := range subjects {
+		id := fmt.Sprintf("d-%05d", i)
+		subjects[i] = fixstream.LiveSubject(id)
+		l := mobileproto.Location{Driver: id, Fix: mobileproto.Fix{Latitude: 12.9, Longitude: 77.5, Seq: 1, TS: now}, Time: now, Node: "n1"}
+		payloads[i] = mobileproto.AppendLocation(nil, &l)
+	}
+	start := feed.Status().LiveMessages
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := nats.NewMsg(subjects[i%drivers])
+		m.Data = payloads[i%drivers]
+		m.Header.Set(fixstream.SequenceHeader, strconv.Itoa(i+1))
+		if err := nc.PublishMsg(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	want := start + uint64(b.N)
+	checkFor(b, 60*time.Second, time.Millisecond, func() error {
+		if got := feed.Status().LiveMessages; got < want {
+			return fmt.Errorf("%d of %d live messages", got-start, b.N)
+		}
+		return nil
+	})
+	b.StopTimer()
+	if s := feed.Status(); s.Dropped > 0 {
+		b.Fatalf("%d dropped", s.Dropped)
 	}
 }
