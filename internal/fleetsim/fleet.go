@@ -36,9 +36,12 @@ type Config struct {
 	// Zero values mean 4 and 14.
 	MinSpeed, MaxSpeed float64
 	// Quiet is the fraction of drivers, in [0, 1], that stop sending after
-	// a random time of up to a minute, as phones that lose their network do
-	// (the dashboard shows them going stale, then offline). Zero value means none.
+	// a random time of up to QuietAfter, as phones that lose their network
+	// do (the dashboard shows them going stale, then offline). Zero value
+	// means none.
 	Quiet float64
+	// QuietAfter bounds when quiet drivers fall silent. Zero value means a minute.
+	QuietAfter time.Duration
 	// Logger gets connection errors. Zero value means no logging.
 	Logger *slog.Logger
 }
@@ -56,6 +59,9 @@ func (c *Config) setDefaults() error {
 	if c.IDPrefix == "" {
 		c.IDPrefix = "sim-"
 	}
+	if c.QuietAfter == 0 {
+		c.QuietAfter = time.Minute
+	}
 	if c.MinSpeed == 0 {
 		c.MinSpeed = 4
 	}
@@ -70,6 +76,8 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("%w: negative interval", ErrInvalidConfig)
 	case c.MinSpeed < 0 || c.MaxSpeed < c.MinSpeed || c.MaxSpeed > mobileproto.MaxSpeed:
 		return fmt.Errorf("%w: speeds must satisfy 0 <= min <= max <= %d", ErrInvalidConfig, mobileproto.MaxSpeed)
+	case c.QuietAfter < 0:
+		return fmt.Errorf("%w: negative QuietAfter", ErrInvalidConfig)
 	case c.Quiet < 0 || c.Quiet > 1:
 		return fmt.Errorf("%w: quiet fraction must be within [0, 1]", ErrInvalidConfig)
 	case !mobileproto.ValidID(c.IDPrefix + "0"):
@@ -126,7 +134,8 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 			quiet:   -1,
 		}
 		if seeds.Float64() < cfg.Quiet {
-			d.quiet = 1 + seeds.IntN(60*int(time.Second/max(cfg.Interval, time.Millisecond)))
+			// Silent after a random number of fixes spanning up to QuietAfter.
+			d.quiet = 1 + seeds.IntN(max(1, int(cfg.QuietAfter/cfg.Interval)))
 		}
 		f.wg.Add(1)
 		go d.run(ctx)

@@ -225,3 +225,37 @@ func decode(m *nats.Msg) (mobileproto.Location, error) {
 	}
 	return l, nil
 }
+
+// Quiet drivers send a few fixes and then nothing.
+func TestQuietDriversFallSilent(t *testing.T) {
+	n, err := node.New(node.Config{Name: "n1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Authenticator: node.DevAuthenticator()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown(context.Background())
+	const drivers, interval, after = 3, 10 * time.Millisecond, 50 * time.Millisecond
+	fleet, err := Start(ctx, Config{URLs: []string{n.WebSocketURL()}, Drivers: drivers, Interval: interval, Quiet: 1, QuietAfter: after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Stop()
+	// Each sends at most 1 + after/interval fixes; a driver that kept going
+	// would pass that bound within a few intervals.
+	const most = uint64(drivers * (1 + after/interval))
+	checkFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if s := fleet.Stats(); s.Connected != drivers || s.Sent == 0 || s.Acked != s.Sent {
+			return fmt.Errorf("stats %+v", s)
+		}
+		return nil
+	})
+	for end := time.Now().Add(40 * interval); time.Now().Before(end); time.Sleep(interval) {
+		if s := fleet.Stats(); s.Sent > most {
+			t.Fatalf("quiet drivers sent %d fixes, at most %d expected", s.Sent, most)
+		}
+	}
+}
