@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -101,14 +102,14 @@ func Run(ctx context.Context, a fyne.App, o Options, logger *slog.Logger) error 
 	}
 	defer feed.Close()
 
-	var dash *Dashboard
+	var dashRef atomic.Pointer[Dashboard] // for the tile fetchers' OnLoad
 	var tiles *TileLayer
 	if o.TileURL != "" {
 		tiles, err = NewTileLayer(TileConfig{
 			URL: o.TileURL, Attribution: o.TileAttribution, CacheDir: o.TileCache,
 			OnLoad: func() {
-				if dash != nil {
-					dash.Invalidate()
+				if d := dashRef.Load(); d != nil {
+					d.Invalidate()
 				}
 			},
 		})
@@ -117,10 +118,11 @@ func Run(ctx context.Context, a fyne.App, o Options, logger *slog.Logger) error 
 		}
 		defer tiles.Close()
 	}
-	dash, err = New(Config{Fleet: fleet, Feed: feed, Tiles: tiles, RedrawInterval: o.RedrawInterval})
+	dash, err := New(Config{Fleet: fleet, Feed: feed, Tiles: tiles, RedrawInterval: o.RedrawInterval})
 	if err != nil {
 		return err
 	}
+	dashRef.Store(dash)
 	defer dash.Close()
 
 	w := a.NewWindow("rtls dispatcher — " + strings.Join(o.Conn.URLs, ", "))
