@@ -27,9 +27,13 @@ type FeedConfig struct {
 	Fleet *model.Fleet
 	// Logger gets the feed's warnings. Zero value means no logging.
 	Logger *slog.Logger
-	// RequestTimeout bounds each snapshot and trail read. Zero value means
-	// 30 seconds.
+	// RequestTimeout bounds each snapshot. Zero value means 30 seconds.
 	RequestTimeout time.Duration
+	// APITimeout bounds each JetStream API call (stream info, consumer
+	// creation) and each trail read. While a cluster elects a leader such calls get no answer
+	// at all, so they are retried after RetryWait rather than waited for.
+	// Zero value means 2 seconds.
+	APITimeout time.Duration
 	// RetryWait is the pause before a failed snapshot is tried again (for
 	// example while the stream does not exist yet). Zero value means 2 s.
 	RetryWait time.Duration
@@ -115,13 +119,16 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
+	if cfg.APITimeout == 0 {
+		cfg.APITimeout = 2 * time.Second
+	}
 	if cfg.RetryWait == 0 {
 		cfg.RetryWait = 2 * time.Second
 	}
 	if cfg.TrailDepth == 0 {
 		cfg.TrailDepth = 100
 	}
-	if cfg.RequestTimeout < 0 || cfg.RetryWait < 0 || cfg.TrailDepth < 0 {
+	if cfg.RequestTimeout < 0 || cfg.APITimeout < 0 || cfg.RetryWait < 0 || cfg.TrailDepth < 0 {
 		return nil, fmt.Errorf("%w: negative duration or depth", ErrInvalidConfig)
 	}
 	log := cfg.Logger

@@ -65,7 +65,9 @@ func (f *Feed) snapshotOnce() error {
 // drivers in 40–65 ms (BenchmarkSnapshot10k); the direct-get alternative,
 // multi_last, answers at most 1,024 subjects per request.
 func (f *Feed) loadLastPerDriver(ctx context.Context, fleet *model.Fleet) (int, error) {
-	stream, err := f.js.Stream(ctx, fixstream.StreamName)
+	actx, cancel := context.WithTimeout(ctx, f.cfg.APITimeout)
+	defer cancel()
+	stream, err := f.js.Stream(actx, fixstream.StreamName)
 	if err != nil {
 		return 0, fmt.Errorf("snapshot: stream %s: %w", fixstream.StreamName, err)
 	}
@@ -82,7 +84,7 @@ func (f *Feed) loadLastPerDriver(ctx context.Context, fleet *model.Fleet) (int, 
 	if info.State.Msgs == 0 {
 		return 0, nil
 	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	cons, err := stream.OrderedConsumer(actx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{fixstream.LocationPrefix + "*"},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 	})

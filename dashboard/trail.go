@@ -19,7 +19,9 @@ func (f *Feed) trailLoop() {
 		case <-f.base.Done():
 			return
 		case driver := <-f.trailq:
-			ctx, cancel := f.ctx()
+			// One batched direct get: it answers in milliseconds or not at
+			// all (during an election), so it gets the short API timeout.
+			ctx, cancel := context.WithTimeout(f.base, f.cfg.APITimeout)
 			fixes, err := f.ReadHistory(ctx, driver, f.cfg.TrailDepth)
 			cancel()
 			if err != nil {
