@@ -52,9 +52,14 @@ func storeFixes(b *testing.B, n *node.Node, drivers, perDriver int) {
 // BenchmarkSnapshot10k loads the newest fix of each of 10,000 drivers (two
 // stored fixes each, file storage) into an empty fleet: one op is one
 // whole snapshot.
-func BenchmarkSnapshot10k(b *testing.B) {
+func BenchmarkSnapshot10k(b *testing.B) { benchmarkSnapshot(b, node.FileStorage) }
+
+// BenchmarkSnapshot10kMemory is the same on a memory-storage stream.
+func BenchmarkSnapshot10kMemory(b *testing.B) { benchmarkSnapshot(b, node.MemoryStorage) }
+
+func benchmarkSnapshot(b *testing.B, storage node.Storage) {
 	const drivers = 10000
-	n := startNode(b)
+	n := startNode(b, func(c *node.Config) { c.Storage = storage })
 	storeFixes(b, n, drivers, 2)
 	fleet := newFleet(b)
 	feed := startFeed(b, fleet, n.ClientURL())
