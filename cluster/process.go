@@ -162,6 +162,16 @@ func (ps *Processes) Index(name string) int {
 	return -1
 }
 
+// PID returns node i's process id, or 0 while it is stopped.
+func (ps *Processes) PID(i int) int {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if cmd := ps.procs[i].cmd; cmd != nil && cmd.Process != nil {
+		return cmd.Process.Pid
+	}
+	return 0
+}
+
 // Running reports whether node i's process runs.
 func (ps *Processes) Running(i int) bool {
 	ps.mu.Lock()

@@ -209,56 +209,44 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 		return fail(r.err)
 	}
 
-	// A replica may lag the leader: wait until the local one has the newest
-	// fix the leader had when the subscription was made.
-	if r.leaderSeq > 0 {
-		deadline := time.Now().Add(2 * time.Second)
-		for {
-			last, err := h.n.fetchLast(ctx, driver)
-			if err != nil {
-				return fail(err)
-			}
-			if (len(last) > 0 && last[0].seq >= r.leaderSeq) || time.Now().After(deadline) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fail(ctx.Err())
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
+	// The newest fix known now: from the live path, the stream leader (when
+	// the room is new in a cluster) and the local replica.
+	sh.mu.Lock()
+	newest := max(r.lastSeq, r.leaderSeq)
+	sh.mu.Unlock()
+	if last, err := h.n.fetchLast(ctx, driver); err != nil {
+		return fail(err)
+	} else if len(last) > 0 {
+		newest = max(newest, last[0].seq)
 	}
 
+	// History is read until it reaches newest: a lagging replica, or one
+	// whose node is shutting down (its store closed, it answers "not
+	// found"), must not make fixes look absent. A watcher's cursor never
+	// moves past what it was given, except to skip history it did not ask
+	// for.
 	depth := h.n.cfg.History
+	w := &watch{c: c, room: r}
 	var replay []storedFix
 	var err error
 	if o.Since != nil {
-		replay, err = h.n.fetchAfter(ctx, driver, *o.Since, depth)
+		w.lastSeq = min(*o.Since, newest) // a cursor from elsewhere must not hide live fixes
+		replay, err = h.readUntil(ctx, newest, func() ([]storedFix, error) { return h.n.fetchAfter(ctx, driver, w.lastSeq, depth) })
 	} else {
 		k := 1
 		if o.History != nil {
 			k = min(*o.History, depth)
 		}
+		w.lastSeq = newest
 		if k > 0 {
-			replay, err = h.n.fetchTail(ctx, driver, k)
+			replay, err = h.readUntil(ctx, newest, func() ([]storedFix, error) { return h.n.fetchTail(ctx, driver, k) })
 		}
 	}
 	if err != nil {
 		return fail(err)
 	}
-	w := &watch{c: c, room: r}
 	if len(replay) > 0 {
-		w.lastSeq = replay[len(replay)-1].seq
-	} else {
-		// Live fixes follow the driver's newest stored fix (a since beyond
-		// it must not hide them).
-		last, err := h.n.fetchLast(ctx, driver)
-		if err != nil {
-			return fail(err)
-		}
-		if len(last) > 0 {
-			w.lastSeq = last[0].seq
-		}
+		w.lastSeq = max(w.lastSeq, replay[len(replay)-1].seq)
 	}
 
 	frames := make([]frame, 0, len(replay)+2)
@@ -317,6 +305,30 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 	h.replayed.Add(uint64(replayed))
 	h.delivered.Add(uint64(len(caughtUp)))
 	return w, nil
+}
+
+// readUntil calls read until its last fix reaches newest, for up to two
+// seconds, and returns the most complete answer.
+func (h *hub) readUntil(ctx context.Context, newest uint64, read func() ([]storedFix, error)) ([]storedFix, error) {
+	deadline := time.Now().Add(2 * time.Second)
+	var best []storedFix
+	for {
+		fixes, err := read()
+		if err != nil {
+			return nil, err
+		}
+		if len(fixes) >= len(best) {
+			best = fixes
+		}
+		if newest == 0 || (len(best) > 0 && best[len(best)-1].seq >= newest) || time.Now().After(deadline) {
+			return best, nil
+		}
+		select {
+		case <-ctx.Done():
+			return best, nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // untrack ends a watch.

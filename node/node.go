@@ -143,7 +143,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.mux, err = newRespMux(n.nc); err != nil {
 		return fmt.Errorf("node %s: reply subscription: %w", n.cfg.Name, err)
 	}
-	n.pub = newPublisher(n.nc, n.mux, 2*time.Second, n.cfg.PublishTimeout)
+	// A publish lost while the stream changes leader gets no answer at all; a
+	// retry (same message id, so stored once) after half a second recovers it.
+	n.pub = newPublisher(n.nc, n.mux, 500*time.Millisecond, n.cfg.PublishTimeout)
 	n.hub = newHub(n)
 	if err := n.listenHTTP(); err != nil {
 		return err

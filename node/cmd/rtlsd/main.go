@@ -49,6 +49,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.NATSDebug = level <= slog.LevelDebug
 
+	if before, after, ok := raiseFileLimit(); ok && after > before {
+		cfg.Logger.Info("raised the open files limit", "from", before, "to", after)
+	}
 	n, err := node.New(cfg)
 	if err != nil {
 		return err
@@ -151,6 +154,23 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 		cfg.AllowedOrigins = splitList(*origins)
 	}
 	return cfg, level, nil
+}
+
+// raiseFileLimit lifts the soft limit on open files to the hard limit: every
+// WebSocket is a file descriptor, and soft limits default to 1024.
+func raiseFileLimit() (before, after uint64, ok bool) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return 0, 0, false
+	}
+	before = l.Cur
+	if l.Cur < l.Max {
+		l.Cur = l.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+			return before, before, false
+		}
+	}
+	return before, l.Cur, true
 }
 
 func splitList(s string) []string {

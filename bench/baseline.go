@@ -1,0 +1,181 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Throughput is what a raw NATS baseline achieved.
+type Throughput struct {
+	Name        string  `json:"name"`
+	MsgBytes    int     `json:"msg_bytes"`
+	Subjects    int     `json:"subjects"`
+	DurationSec float64 `json:"duration_s"`
+	Messages    int64   `json:"messages"`
+	PerSec      float64 `json:"per_s"`
+	// Filled in by the caller from /proc.
+	ServerCPUSec     float64 `json:"server_cpu_s"`
+	ServerCPUPer1000 float64 `json:"server_cpu_ms_per_1000"`
+}
+
+// Baseline runs one raw NATS measurement; Begin and End bracket the
+// measured window for the caller's CPU readings.
+type Baseline struct {
+	// PubURL is where messages are published, SubURL (another node) where
+	// they are received for the core test.
+	PubURL, SubURL string
+	MsgBytes       int
+	Subjects       int
+	Duration       time.Duration
+	Begin, End     func()
+}
+
+func (b Baseline) payload() []byte {
+	p := make([]byte, b.MsgBytes)
+	for i := range p {
+		p[i] = 'a' + byte(i%26)
+	}
+	return p
+}
+
+// Core publishes as fast as one client can on PubURL to Subjects subjects
+// and counts what a subscriber on SubURL receives: core NATS through a route,
+// at most once, no storage.
+func (b Baseline) Core(ctx context.Context) (Throughput, error) {
+	res := Throughput{Name: "core NATS pub/sub across nodes", MsgBytes: b.MsgBytes, Subjects: b.Subjects}
+	sub, err := nats.Connect(b.SubURL, nats.Name("rtls-bench-core-sub"))
+	if err != nil {
+		return res, err
+	}
+	defer sub.Close()
+	var got atomic.Int64
+	s, err := sub.Subscribe("bench.core.*", func(*nats.Msg) { got.Add(1) })
+	if err != nil {
+		return res, err
+	}
+	s.SetPendingLimits(-1, -1)
+	if err := sub.Flush(); err != nil {
+		return res, err
+	}
+	pub, err := nats.Connect(b.PubURL, nats.Name("rtls-bench-core-pub"))
+	if err != nil {
+		return res, err
+	}
+	defer pub.Close()
+	// The subscription must have reached the publishing node.
+	if err := waitInterest(ctx, pub, "bench.core.0", &got); err != nil {
+		return res, err
+	}
+	subjects := make([]string, b.Subjects)
+	for i := range subjects {
+		subjects[i] = "bench.core." + strconv.Itoa(i)
+	}
+	data := b.payload()
+	got.Store(0)
+	if b.Begin != nil {
+		b.Begin()
+	}
+	start := time.Now()
+	for i := 0; time.Since(start) < b.Duration; i++ {
+		if err := pub.Publish(subjects[i%len(subjects)], data); err != nil {
+			return res, err
+		}
+	}
+	pub.Flush()
+	// Let what is in flight arrive, then count.
+	last, stable := int64(-1), 0
+	for stable < 3 {
+		time.Sleep(100 * time.Millisecond)
+		if n := got.Load(); n == last {
+			stable++
+		} else {
+			last, stable = n, 0
+		}
+	}
+	if b.End != nil {
+		b.End()
+	}
+	res.DurationSec = time.Since(start).Seconds()
+	res.Messages = got.Load()
+	res.PerSec = float64(res.Messages) / res.DurationSec
+	return res, nil
+}
+
+// waitInterest publishes probes until the subscriber counts one.
+func waitInterest(ctx context.Context, nc *nats.Conn, subj string, got *atomic.Int64) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for got.Load() == 0 {
+		nc.Publish(subj, []byte("probe"))
+		nc.Flush()
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("bench: subscription never reached the publishing node")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// JetStream publishes asynchronously to an R3 file stream of its own
+// (BENCH, deleted afterwards) with as many acks outstanding as nats.go
+// allows, and counts the acks: the engine's ceiling for storing fixes.
+func (b Baseline) JetStream(ctx context.Context, replicas int) (Throughput, error) {
+	res := Throughput{Name: fmt.Sprintf("JetStream R%d async publish (file)", replicas), MsgBytes: b.MsgBytes, Subjects: b.Subjects}
+	nc, err := nats.Connect(b.PubURL, nats.Name("rtls-bench-js"))
+	if err != nil {
+		return res, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return res, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateOrUpdateStream(sctx, jetstream.StreamConfig{
+		Name: "BENCH", Subjects: []string{"bench.js.*"}, Storage: jetstream.FileStorage, Replicas: replicas,
+		MaxMsgsPerSubject: 100,
+	}); err != nil {
+		return res, fmt.Errorf("bench: create stream BENCH: %w", err)
+	}
+	defer js.DeleteStream(context.Background(), "BENCH")
+	subjects := make([]string, b.Subjects)
+	for i := range subjects {
+		subjects[i] = "bench.js." + strconv.Itoa(i)
+	}
+	data := b.payload()
+	if b.Begin != nil {
+		b.Begin()
+	}
+	start := time.Now()
+	var errs int
+	for i := 0; time.Since(start) < b.Duration; i++ {
+		if _, err := js.PublishAsync(subjects[i%len(subjects)], data, jetstream.WithStallWait(5*time.Second)); err != nil {
+			errs++
+			if errs > 100 {
+				return res, fmt.Errorf("bench: JetStream publish: %w", err)
+			}
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		return res, fmt.Errorf("bench: JetStream acks did not complete")
+	}
+	if b.End != nil {
+		b.End()
+	}
+	res.DurationSec = time.Since(start).Seconds()
+	info, err := js.Stream(sctx, "BENCH")
+	if err != nil {
+		return res, err
+	}
+	res.Messages = int64(info.CachedInfo().State.LastSeq)
+	res.PerSec = float64(res.Messages) / res.DurationSec
+	return res, nil
+}
