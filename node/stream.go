@@ -122,7 +122,10 @@ func (n *Node) leaderLast(ctx context.Context, driver string) (uint64, error) {
 	req, _ := json.Marshal(map[string]string{"last_by_subj": LocationSubject(driver)})
 	var last error
 	for {
-		msg, err := n.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+StreamName, req)
+		// While the stream elects a leader nobody answers: ask again soon.
+		actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		msg, err := n.nc.RequestWithContext(actx, "$JS.API.STREAM.MSG.GET."+StreamName, req)
+		cancel()
 		if err == nil {
 			var resp struct {
 				Message *struct {
@@ -146,7 +149,7 @@ func (n *Node) leaderLast(ctx context.Context, driver string) (uint64, error) {
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("%w: asking the stream leader: %v", errHistoryTimeout, last)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
@@ -191,7 +194,7 @@ func (n *Node) fetchTail(ctx context.Context, driver string, k int) ([]storedFix
 // directGet sends a direct get request and collects its replies until the
 // end-of-batch marker, a "not found", or max messages. While the stream
 // elects a leader or a replica catches up a request may go unanswered or find
-// no responders: each attempt waits one second, and attempts are repeated
+// no responders: each attempt waits half a second, and attempts are repeated
 // until ctx ends (5 s when ctx has no deadline).
 func (n *Node) directGet(ctx context.Context, subject string, req []byte, max int) ([]storedFix, error) {
 	if _, ok := ctx.Deadline(); !ok {
@@ -200,7 +203,7 @@ func (n *Node) directGet(ctx context.Context, subject string, req []byte, max in
 		defer cancel()
 	}
 	for {
-		actx, cancel := context.WithTimeout(ctx, time.Second)
+		actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		out, err := n.directGetOnce(actx, subject, req, max)
 		cancel()
 		if err == nil || !errors.Is(err, errHistoryRetry) {
