@@ -33,7 +33,33 @@ type Baseline struct {
 	MsgBytes       int
 	Subjects       int
 	Duration       time.Duration
-	Begin, End     func()
+	// Rate, if set, paces publishing at this many messages per second (the
+	// workload's rate) instead of as fast as possible: the engine's cost at
+	// the same load, rather than its ceiling.
+	Rate       float64
+	Begin, End func()
+}
+
+// pace returns a function that blocks so that calls happen at b.Rate per
+// second (in bursts of a millisecond's worth), or nil when unpaced.
+func (b Baseline) pace() func(i int) {
+	if b.Rate <= 0 {
+		return nil
+	}
+	start := time.Now()
+	return func(i int) {
+		due := start.Add(time.Duration(float64(i) / b.Rate * float64(time.Second)))
+		if d := time.Until(due); d > time.Millisecond {
+			time.Sleep(d)
+		}
+	}
+}
+
+func (b Baseline) label(name string) string {
+	if b.Rate > 0 {
+		return fmt.Sprintf("%s at %.0f/s", name, b.Rate)
+	}
+	return name + ", as fast as possible"
 }
 
 func (b Baseline) payload() []byte {
@@ -48,7 +74,7 @@ func (b Baseline) payload() []byte {
 // and counts what a subscriber on SubURL receives: core NATS through a route,
 // at most once, no storage.
 func (b Baseline) Core(ctx context.Context) (Throughput, error) {
-	res := Throughput{Name: "core NATS pub/sub across nodes", MsgBytes: b.MsgBytes, Subjects: b.Subjects}
+	res := Throughput{Name: b.label("core NATS pub/sub across nodes"), MsgBytes: b.MsgBytes, Subjects: b.Subjects}
 	sub, err := nats.Connect(b.SubURL, nats.Name("rtls-bench-core-sub"))
 	if err != nil {
 		return res, err
@@ -82,7 +108,11 @@ func (b Baseline) Core(ctx context.Context) (Throughput, error) {
 		b.Begin()
 	}
 	start := time.Now()
+	pace := b.pace()
 	for i := 0; time.Since(start) < b.Duration; i++ {
+		if pace != nil {
+			pace(i)
+		}
 		if err := pub.Publish(subjects[i%len(subjects)], data); err != nil {
 			return res, err
 		}
@@ -125,7 +155,7 @@ func waitInterest(ctx context.Context, nc *nats.Conn, subj string, got *atomic.I
 // (BENCH, deleted afterwards) with as many acks outstanding as nats.go
 // allows, and counts the acks: the engine's ceiling for storing fixes.
 func (b Baseline) JetStream(ctx context.Context, replicas int) (Throughput, error) {
-	res := Throughput{Name: fmt.Sprintf("JetStream R%d async publish (file)", replicas), MsgBytes: b.MsgBytes, Subjects: b.Subjects}
+	res := Throughput{Name: b.label(fmt.Sprintf("JetStream R%d async publish (file)", replicas)), MsgBytes: b.MsgBytes, Subjects: b.Subjects}
 	nc, err := nats.Connect(b.PubURL, nats.Name("rtls-bench-js"))
 	if err != nil {
 		return res, err
@@ -153,8 +183,12 @@ func (b Baseline) JetStream(ctx context.Context, replicas int) (Throughput, erro
 		b.Begin()
 	}
 	start := time.Now()
+	pace := b.pace()
 	var errs int
 	for i := 0; time.Since(start) < b.Duration; i++ {
+		if pace != nil {
+			pace(i)
+		}
 		if _, err := js.PublishAsync(subjects[i%len(subjects)], data, jetstream.WithStallWait(5*time.Second)); err != nil {
 			errs++
 			if errs > 100 {

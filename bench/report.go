@@ -14,6 +14,9 @@ type NodeUsage struct {
 	Name       string  `json:"name"`
 	CPUSec     float64 `json:"cpu_s"`
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// RSSMiB is the resident set at the end of the workload, with every
+	// connection still open.
+	RSSMiB float64 `json:"rss_mib"`
 }
 
 // Result is one run of the benchmark, written as JSON.
@@ -31,6 +34,7 @@ type Result struct {
 
 	Nodes           []NodeUsage  `json:"nodes"`
 	PeakRSSTotalMiB float64      `json:"peak_rss_total_mib"`
+	RSSTotalMiB     float64      `json:"rss_total_mib"`
 	LoadGenCPUSec   float64      `json:"loadgen_cpu_s"`
 	Baselines       []Throughput `json:"baselines"`
 	Notes           []string     `json:"notes,omitempty"`
@@ -86,11 +90,11 @@ func (r *Result) Markdown(w io.Writer) {
 			fmt.Fprintf(w, "\nNo step was sustained (loss < 0.1 %%, p99 < 250 ms).\n")
 		}
 	}
-	fmt.Fprintf(w, "\n| node | CPU s (whole run) | peak RSS MiB |\n|---|---|---|\n")
+	fmt.Fprintf(w, "\n| node | CPU s (whole run) | RSS MiB at the end of the load | peak RSS MiB |\n|---|---|---|---|\n")
 	for _, n := range r.Nodes {
-		fmt.Fprintf(w, "| %s | %s | %s |\n", n.Name, f1(n.CPUSec), f1(n.PeakRSSMiB))
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", n.Name, f1(n.CPUSec), f1(n.RSSMiB), f1(n.PeakRSSMiB))
 	}
-	fmt.Fprintf(w, "| **total** | | **%s** |\n", f1(r.PeakRSSTotalMiB))
+	fmt.Fprintf(w, "| **total** | | **%s** | **%s** |\n", f1(r.RSSTotalMiB), f1(r.PeakRSSTotalMiB))
 	fmt.Fprintf(w, "\nLoad generator (same machine, sharing its two cores): %s CPU s over the run.\n", f1(r.LoadGenCPUSec))
 	if len(r.Baselines) > 0 {
 		fmt.Fprintf(w, "\n**The engine's ceiling on the same cluster, in the same run** (%d-byte messages, %d subjects):\n\n", r.Baselines[0].MsgBytes, r.Baselines[0].Subjects)
@@ -103,10 +107,15 @@ func (r *Result) Markdown(w io.Writer) {
 			last := r.Steps[len(r.Steps)-1]
 			for _, b := range r.Baselines {
 				if strings.HasPrefix(b.Name, "JetStream") && b.ServerCPUPer1000 > 0 {
-					fmt.Fprintf(w, "\nrtls spends %.1f× the server CPU per fix of a bare JetStream R3 publish (%s vs %s ms per 1,000; rtls also stores, republishes and fans out each fix over WebSockets).\n",
-						last.ServerCPUPer1000/b.ServerCPUPer1000, f1(last.ServerCPUPer1000), f1(b.ServerCPUPer1000))
+					fmt.Fprintf(w, "\nrtls / %s: %.1f× the server CPU per fix (%s vs %s ms per 1,000).",
+						b.Name, last.ServerCPUPer1000/b.ServerCPUPer1000, f1(last.ServerCPUPer1000), f1(b.ServerCPUPer1000))
+					if !strings.Contains(b.Name, "/s") && b.PerSec > 0 {
+						fmt.Fprintf(w, " Offered rate: %.1f %% of its ceiling.", 100*last.OfferedPS/b.PerSec)
+					}
+					fmt.Fprintln(w)
 				}
 			}
+			fmt.Fprintln(w, "\n(Beyond a JetStream publish, rtls reads each fix from a WebSocket, acks it on that WebSocket, republishes it to the rider's node and writes it to the rider's WebSocket.)")
 		}
 	}
 	for _, n := range r.Notes {

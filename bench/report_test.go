@@ -38,7 +38,7 @@ func TestResultRoundTripsAndRenders(t *testing.T) {
 	}
 	var md bytes.Buffer
 	back.Markdown(&md)
-	for _, want := range []string{"| 10 × 1 × 1 |", "0.200 %", "5.0× the server CPU per fix", "| **total** | | **150.0** |"} {
+	for _, want := range []string{"| 10 × 1 × 1 |", "0.200 %", "5.0× the server CPU per fix", "| **total** | | **0.0** | **150.0** |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}

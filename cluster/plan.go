@@ -23,6 +23,9 @@ type Spec struct {
 	Host string
 	// Node, if set, adjusts each node's configuration (i counts from 0).
 	Node func(i int, c *node.Config)
+	// Env is added to the environment of node processes (StartProcesses
+	// only), for example GOMAXPROCS=1.
+	Env []string
 }
 
 // ErrInvalidSpec is wrapped by Plan for a Spec it cannot plan.

@@ -22,6 +22,7 @@ import (
 // configuration file.
 type Processes struct {
 	binary string
+	env    []string
 	log    io.Writer
 	logMu  sync.Mutex
 
@@ -61,16 +62,20 @@ func StartProcesses(ctx context.Context, binary string, s Spec, log io.Writer) (
 		}
 		files = append(files, p)
 	}
-	return StartFiles(ctx, binary, files, log)
+	return startFiles(ctx, binary, files, log, s.Env)
 }
 
 // StartFiles starts one rtlsd process per configuration file and returns
 // when every node is ready.
 func StartFiles(ctx context.Context, binary string, files []string, log io.Writer) (*Processes, error) {
+	return startFiles(ctx, binary, files, log, nil)
+}
+
+func startFiles(ctx context.Context, binary string, files []string, log io.Writer, env []string) (*Processes, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	ps := &Processes{binary: binary, log: log}
+	ps := &Processes{binary: binary, log: log, env: env}
 	for _, f := range files {
 		fc, err := node.ReadConfigFile(f)
 		if err != nil {
@@ -105,6 +110,9 @@ func StartFiles(ctx context.Context, binary string, files []string, log io.Write
 func (ps *Processes) start(ctx context.Context, i int) error {
 	p := ps.procs[i]
 	cmd := exec.Command(ps.binary, "-config", p.cfgPath)
+	if len(ps.env) > 0 {
+		cmd.Env = append(os.Environ(), ps.env...)
+	}
 	out := &prefixWriter{prefix: []byte("[" + p.name + "] "), w: ps.log, mu: &ps.logMu}
 	cmd.Stdout, cmd.Stderr = out, out
 	// The node dies with us, even when we are killed.

@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	compare := fs.String("compare", "", "an earlier result (JSON) to compare with")
 	baselineDur := fs.Duration("baseline", 5*time.Second, "duration of each raw NATS baseline (0 to skip)")
 	keep := fs.Bool("keep", false, "keep the nodes' data and logs")
+	nodeProcs := fs.Int("node-gomaxprocs", 0, "GOMAXPROCS of each node process (0: Go's default, all cores)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -111,9 +112,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	defer logf.Close()
 	fmt.Fprintf(os.Stderr, "rtls-bench: starting three rtlsd processes (logs: %s)\n", logf.Name())
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	ps, err := cluster.StartProcesses(sctx, *rtlsd, cluster.Spec{Size: 3, DataDir: dir, Node: func(i int, c *node.Config) {
+	spec := cluster.Spec{Size: 3, DataDir: dir, Node: func(i int, c *node.Config) {
 		c.RateLimit = max(200, 2*p.rates[len(p.rates)-1])
-	}}, logf)
+	}}
+	if *nodeProcs > 0 {
+		spec.Env = []string{fmt.Sprintf("GOMAXPROCS=%d", *nodeProcs)}
+	}
+	ps, err := cluster.StartProcesses(sctx, *rtlsd, spec, logf)
 	cancel()
 	if err != nil {
 		return err
@@ -130,6 +135,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		Command: "rtls-bench " + strings.Join(args, " "),
 		Host:    fmt.Sprintf("%d CPUs, %s, load generator in the same machine", runtime.NumCPU(), runtime.Version()),
 		Cluster: "3 rtlsd processes on loopback, stream R3 on file storage, history 100",
+	}
+	if *nodeProcs > 0 {
+		res.Cluster += fmt.Sprintf(", GOMAXPROCS=%d per node", *nodeProcs)
 	}
 	cpu := newCPUMeter(ps)
 	urls := strings.Split(ps.WebSocketURLs(), ",")
@@ -157,21 +165,25 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 
+	endRSS := append([]uint64(nil), cpu.rss...) // the workload's, before the baselines
 	if *baselineDur > 0 {
 		clients := ps.ClientURLs()
-		b := bench.Baseline{PubURL: clients[0], SubURL: clients[1], MsgBytes: 150, Subjects: 1000, Duration: *baselineDur, Begin: cpu.begin, End: cpu.end}
+		last := res.Steps[len(res.Steps)-1]
 		fmt.Fprintln(os.Stderr, "rtls-bench: raw NATS baselines")
-		core, err := b.Core(ctx)
-		if err != nil {
-			return err
+		for _, rate := range []float64{0, last.OfferedPS} {
+			b := bench.Baseline{PubURL: clients[0], SubURL: clients[1], MsgBytes: 150, Subjects: 1000, Duration: *baselineDur, Rate: rate, Begin: cpu.begin, End: cpu.end}
+			core, err := b.Core(ctx)
+			if err != nil {
+				return err
+			}
+			core.ServerCPUSec, core.ServerCPUPer1000 = cpu.server.Seconds(), per1000(cpu.server, core.Messages)
+			js, err := b.JetStream(ctx, 3)
+			if err != nil {
+				return err
+			}
+			js.ServerCPUSec, js.ServerCPUPer1000 = cpu.server.Seconds(), per1000(cpu.server, js.Messages)
+			res.Baselines = append(res.Baselines, core, js)
 		}
-		core.ServerCPUSec, core.ServerCPUPer1000 = cpu.server.Seconds(), per1000(cpu.server, core.Messages)
-		js, err := b.JetStream(ctx, 3)
-		if err != nil {
-			return err
-		}
-		js.ServerCPUSec, js.ServerCPUPer1000 = cpu.server.Seconds(), per1000(cpu.server, js.Messages)
-		res.Baselines = []bench.Throughput{core, js}
 	}
 
 	for i := 0; i < ps.Size(); i++ {
@@ -179,9 +191,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		u := bench.NodeUsage{Name: ps.Name(i), CPUSec: st.CPU.Seconds(), PeakRSSMiB: float64(st.PeakRSS) / (1 << 20)}
+		u := bench.NodeUsage{Name: ps.Name(i), CPUSec: st.CPU.Seconds(), PeakRSSMiB: float64(st.PeakRSS) / (1 << 20), RSSMiB: float64(endRSS[i]) / (1 << 20)}
 		res.Nodes = append(res.Nodes, u)
 		res.PeakRSSTotalMiB += u.PeakRSSMiB
+		res.RSSTotalMiB += u.RSSMiB
 	}
 	if self, err := bench.ReadProc(0); err == nil {
 		res.LoadGenCPUSec = self.CPU.Seconds()
@@ -225,6 +238,7 @@ type cpuMeter struct {
 	server0      time.Duration
 	self0        time.Duration
 	server, self time.Duration
+	rss          []uint64 // of each node at the last end
 }
 
 func newCPUMeter(ps *cluster.Processes) *cpuMeter { return &cpuMeter{ps: ps} }
@@ -246,6 +260,11 @@ func (m *cpuMeter) begin() { m.server0, m.self0 = m.read() }
 func (m *cpuMeter) end() {
 	s, me := m.read()
 	m.server, m.self = s-m.server0, me-m.self0
+	m.rss = m.rss[:0]
+	for i := 0; i < m.ps.Size(); i++ {
+		st, _ := bench.ReadProc(m.ps.PID(i))
+		m.rss = append(m.rss, st.RSS)
+	}
 }
 
 // raiseFileLimit lifts the soft limit on open files to the hard one: the

@@ -20,6 +20,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +38,9 @@ func main() {
 	}
 }
 
+// heapProfile writes a heap profile when profiling is on.
+var heapProfile = func() {}
+
 // run parses args, starts the node, and shuts it down when ctx ends.
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg, logLevel, err := parseFlags(args, stderr)
@@ -49,6 +54,31 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.NATSDebug = level <= slog.LevelDebug
 
+	// RTLSD_CPUPROFILE_DIR=dir writes a CPU profile of the node's whole life
+	// to dir/<name>.cpu.pprof (for go tool pprof); rtls-bench children
+	// inherit it.
+	if dir := os.Getenv("RTLSD_CPUPROFILE_DIR"); dir != "" {
+		name := cfg.Name
+		if name == "" {
+			name = "rtlsd"
+		}
+		f, err := os.Create(filepath.Join(dir, name+".cpu.pprof"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+		// And the heap as it is when the node is asked to stop.
+		heapProfile = func() {
+			if h, err := os.Create(filepath.Join(dir, name+".heap.pprof")); err == nil {
+				pprof.WriteHeapProfile(h)
+				h.Close()
+			}
+		}
+	}
 	if before, after, ok := raiseFileLimit(); ok && after > before {
 		cfg.Logger.Info("raised the open files limit", "from", before, "to", after)
 	}
@@ -61,6 +91,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	cfg.Logger.Info("rtlsd running", "node", n.Name(), "websocket", n.WebSocketURL(), "nats", n.ClientURL())
 	<-ctx.Done()
+	heapProfile()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return n.Shutdown(sctx)
