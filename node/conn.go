@@ -283,9 +283,6 @@ func (c *conn) writeLoop() {
 
 func (c *conn) writeFrame(f *frame) error {
 	c.ws.SetWriteDeadline(time.Now().Add(c.n.cfg.WriteTimeout))
-	if f.pm != nil {
-		return c.ws.WritePreparedMessage(f.pm)
-	}
 	return c.ws.WriteMessage(websocket.TextMessage, f.data)
 }
 

@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 
 	"github.com/rtls-io/rtls/internal/fixstream"
@@ -410,25 +409,23 @@ func (sh *shard) fill(r *room, from, upTo uint64) {
 	}
 }
 
-// fanout queues one fix to every watcher that has not had it yet.
+// fanout queues one fix to every watcher that has not had it yet, encoding
+// the frame once for all of them.
 func (r *room) fanout(h *hub, data []byte, seq uint64) {
-	var pm *websocket.PreparedMessage
+	var buf []byte
 	n := 0
 	for _, w := range r.watches {
 		if w.lastSeq >= seq {
 			continue
 		}
-		if pm == nil {
-			buf, err := mobileproto.AppendReceiveLocation(make([]byte, 0, len(data)+48), data, seq, false)
-			if err != nil {
-				return
-			}
-			if pm, err = websocket.NewPreparedMessage(websocket.TextMessage, buf); err != nil {
+		if buf == nil {
+			var err error
+			if buf, err = mobileproto.AppendReceiveLocation(make([]byte, 0, len(data)+48), data, seq, false); err != nil {
 				return
 			}
 		}
 		w.lastSeq = seq
-		w.c.out.push(&w.lane, frame{pm: pm, live: true})
+		w.c.out.push(&w.lane, frame{data: buf, live: true})
 		n++
 	}
 	if seq > r.lastSeq {
