@@ -43,7 +43,7 @@ func PlotLatency(path string, r *Result) error {
 	for e := lo; e <= hi+1e-9; e++ {
 		y := yOf(math.Pow(10, e))
 		line(img, left, y, w-right, y, grid)
-		label(img, 8, y+4, fmt.Sprintf("%g ms", math.Pow(10, e)), axis)
+		label(img, 8, y+4, fmt.Sprintf("%.3g ms", math.Pow(10, e)), axis)
 	}
 	for _, x := range xs {
 		line(img, xOf(x.p), top, xOf(x.p), h-bottom, grid)

@@ -65,8 +65,17 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	baselineDur := fs.Duration("baseline", 5*time.Second, "duration of each raw NATS baseline (0 to skip)")
 	keep := fs.Bool("keep", false, "keep the nodes' data and logs")
 	nodeProcs := fs.Int("node-gomaxprocs", 0, "GOMAXPROCS of each node process (0: Go's default, all cores)")
+	replot := fs.String("replot", "", "only render an earlier result (JSON) again: Markdown to stdout, PNG beside it")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *replot != "" {
+		r, err := bench.ReadResult(*replot)
+		if err != nil {
+			return err
+		}
+		r.Markdown(stdout)
+		return bench.PlotLatency(strings.TrimSuffix(*replot, ".json")+".png", r)
 	}
 	p, ok := presets[*name]
 	if !ok {
