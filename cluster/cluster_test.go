@@ -8,6 +8,7 @@ import (
 
 	"github.com/rtls-io/rtls/cluster"
 	"github.com/rtls-io/rtls/cluster/clustertest"
+	"github.com/rtls-io/rtls/internal/testnode"
 	"github.com/rtls-io/rtls/mobileproto"
 )
 
@@ -42,14 +43,7 @@ func TestPlanGivesEveryNodeItsOwnPortsAndAllRoutes(t *testing.T) {
 
 func dial(t testing.TB, url string, role mobileproto.Role, id string, opts ...mobileproto.Option) *mobileproto.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := mobileproto.Dial(ctx, url, append([]mobileproto.Option{mobileproto.WithIdentity(role, id)}, opts...)...)
-	if err != nil {
-		t.Fatalf("dial %s as %s %s: %v", url, role, id, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return testnode.Dial(t, url, role, id, opts...)
 }
 
 func wsURL(c *cluster.Cluster, i int) string {

@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/rtls-io/rtls/dashboard/model"
+	"github.com/rtls-io/rtls/internal/testnode"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -55,7 +56,7 @@ func TestRunAgainstNode(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := Run(ctx, a, o, testLogger()); err != nil {
+	if err := Run(ctx, a, o, testnode.Logger()); err != nil {
 		t.Fatal(err)
 	}
 	var titles []string

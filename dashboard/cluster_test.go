@@ -3,62 +3,12 @@ package dashboard
 import (
 	"context"
 	"fmt"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/rtls-io/rtls/cluster/clustertest"
 	"github.com/rtls-io/rtls/node"
 )
-
-// startCluster starts n real nodes forming a JetStream cluster in this
-// process. Their route ports are reserved by listening on port 0 first.
-func startCluster(t *testing.T, n int) []*node.Node {
-	t.Helper()
-	addrs := make([]string, n)
-	routes := make([]string, n)
-	for i := range addrs {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = l.Addr().String()
-		routes[i] = "nats://" + addrs[i]
-		l.Close()
-	}
-	nodes := make([]*node.Node, n)
-	errs := make([]error, n)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for i := range nodes {
-		nd, err := node.New(node.Config{
-			Name: fmt.Sprintf("c%d", i+1), DataDir: t.TempDir(),
-			HTTPAddr: "127.0.0.1:0", ClientAddr: "127.0.0.1:0",
-			ClusterAddr: addrs[i], Routes: routes,
-			Authenticator: node.DevAuthenticator(), Logger: testLogger(),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes[i] = nd
-		wg.Add(1)
-		go func() { // a node is ready only once a quorum runs: start them together
-			defer wg.Done()
-			errs[i] = nd.Start(ctx)
-		}()
-	}
-	wg.Wait()
-	for _, nd := range nodes {
-		t.Cleanup(func() { stopNode(t, nd) })
-	}
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("node %d: %v", i+1, err)
-		}
-	}
-	return nodes
-}
 
 // The feed follows a three-node cluster, fails over when its node goes,
 // loads the snapshot again and keeps following.
@@ -66,10 +16,10 @@ func TestFeedFailsOverInACluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a three-node cluster and a leader election")
 	}
-	nodes := startCluster(t, 3)
-	c1 := send(t, dialDriver(t, nodes[0].WebSocketURL(), "d-1"), 1, 1, 1)
+	c := clustertest.New(t, 3)
+	c1 := send(t, dialDriver(t, c.Node(0).WebSocketURL(), "d-1"), 1, 1, 1)
 	fleet := newFleet(t)
-	feed := startFeed(t, fleet, nodes[0].ClientURL(), nodes[1].ClientURL(), nodes[2].ClientURL())
+	feed := startFeed(t, fleet, c.ClientURLs()...)
 	checkFor(t, 20*time.Second, 10*time.Millisecond, func() error {
 		if s := feed.Status(); s.State != Connected || s.Snapshot.Done < 1 {
 			return fmt.Errorf("status %+v", s)
@@ -78,11 +28,15 @@ func TestFeedFailsOverInACluster(t *testing.T) {
 	})
 	first := feed.Status().Server
 	var survivor *node.Node
-	for _, nd := range nodes {
-		if nd.Name() == first {
-			stopNode(t, nd)
+	for i := 0; i < c.Size(); i++ {
+		if c.Node(i).Name() == first {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := c.Stop(ctx, i); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
 		} else {
-			survivor = nd
+			survivor = c.Node(i)
 		}
 	}
 	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {

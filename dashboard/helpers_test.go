@@ -3,70 +3,27 @@ package dashboard
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/rtls-io/rtls/dashboard/model"
+	"github.com/rtls-io/rtls/internal/testnode"
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node"
 )
 
-// testLogger is quiet unless RTLS_TEST_LOG=1.
-func testLogger() *slog.Logger {
-	if os.Getenv("RTLS_TEST_LOG") == "" {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 // startNode starts a real node on free loopback ports with a temporary data dir.
 func startNode(t testing.TB, mutate ...func(*node.Config)) *node.Node {
 	t.Helper()
-	cfg := node.Config{
-		Name:          "n1",
-		DataDir:       t.TempDir(),
-		HTTPAddr:      "127.0.0.1:0",
-		ClientAddr:    "127.0.0.1:0",
-		Authenticator: node.DevAuthenticator(),
-		Logger:        testLogger(),
-	}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	n, err := node.New(cfg)
-	if err != nil {
-		t.Fatalf("node.New: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { stopNode(t, n) })
-	return n
+	return testnode.Start(t, mutate...)
 }
 
-func stopNode(t testing.TB, n *node.Node) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := n.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown: %v", err)
-	}
-}
+func stopNode(t testing.TB, n *node.Node) { testnode.Stop(t, n) }
 
 // dialDriver connects a driver app to a node's WebSocket edge.
 func dialDriver(t testing.TB, wsURL, id string) *mobileproto.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := mobileproto.Dial(ctx, wsURL, mobileproto.WithIdentity(mobileproto.RoleDriver, id))
-	if err != nil {
-		t.Fatalf("dial driver %s: %v", id, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return testnode.Dial(t, wsURL, mobileproto.RoleDriver, id)
 }
 
 // send sends one fix and returns its cursor.
@@ -84,17 +41,7 @@ func send(t testing.TB, c *mobileproto.Client, lat, lon, speed float64) uint64 {
 // checkFor polls f until it returns nil or the time is up.
 func checkFor(t testing.TB, total, every time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(every)
-	}
+	testnode.CheckFor(t, total, every, f)
 }
 
 func newFleet(t testing.TB) *model.Fleet {
@@ -109,7 +56,7 @@ func newFleet(t testing.TB) *model.Fleet {
 // startFeed follows the nodes at urls into fleet; it is closed at cleanup.
 func startFeed(t testing.TB, fleet *model.Fleet, urls ...string) *Feed {
 	t.Helper()
-	f, err := NewFeed(FeedConfig{ConnConfig: ConnConfig{URLs: urls, ReconnectWait: 50 * time.Millisecond}, Fleet: fleet, RetryWait: 100 * time.Millisecond, Logger: testLogger()})
+	f, err := NewFeed(FeedConfig{ConnConfig: ConnConfig{URLs: urls, ReconnectWait: 50 * time.Millisecond}, Fleet: fleet, RetryWait: 100 * time.Millisecond, Logger: testnode.Logger()})
 	if err != nil {
 		t.Fatalf("NewFeed: %v", err)
 	}

@@ -3,82 +3,29 @@ package node_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/rtls-io/rtls/internal/testnode"
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node"
 )
 
-// testLogger is quiet unless RTLS_TEST_LOG=1.
-func testLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("RTLS_TEST_LOG") == "" {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 // startNode starts a single node on free ports with a temporary data dir.
 func startNode(t testing.TB, mutate ...func(*node.Config)) *node.Node {
 	t.Helper()
-	cfg := node.Config{
-		Name:          "n1",
-		DataDir:       t.TempDir(),
-		HTTPAddr:      "127.0.0.1:0",
-		ClientAddr:    "127.0.0.1:0",
-		Authenticator: node.DevAuthenticator(),
-		Logger:        testLogger(t),
-	}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	n, err := node.New(cfg)
-	if err != nil {
-		t.Fatalf("node.New: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	return n
+	return testnode.Start(t, mutate...)
 }
 
 func dial(t testing.TB, n *node.Node, role mobileproto.Role, id string, opts ...mobileproto.Option) *mobileproto.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := mobileproto.Dial(ctx, n.WebSocketURL(), append([]mobileproto.Option{mobileproto.WithIdentity(role, id)}, opts...)...)
-	if err != nil {
-		t.Fatalf("dial %s %s: %v", role, id, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return testnode.Dial(t, n.WebSocketURL(), role, id, opts...)
 }
 
 // checkFor polls f until it returns nil or the time is up.
 func checkFor(t testing.TB, total, every time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(every)
-	}
+	testnode.CheckFor(t, total, every, f)
 }
 
 // fix returns a valid fix with the given seq, at a position derived from it.

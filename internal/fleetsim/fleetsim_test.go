@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rtls-io/rtls/internal/fixstream"
+	"github.com/rtls-io/rtls/internal/testnode"
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node"
 )
@@ -123,17 +124,7 @@ func TestConfigErrors(t *testing.T) {
 
 func checkFor(t testing.TB, total, every time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(every)
-	}
+	testnode.CheckFor(t, total, every, f)
 }
 
 // A real node stores the simulated fixes: every driver's fixes arrive on
