@@ -248,52 +248,32 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 		w.lastSeq = max(w.lastSeq, replay[len(replay)-1].seq)
 	}
 
-	frames := make([]frame, 0, len(replay)+2)
-	for _, f := range replay {
-		data, err := mobileproto.AppendReceiveLocation(nil, f.data, f.seq, true)
-		if err != nil {
-			continue // not written by a node: skip rather than forward it
-		}
-		frames = append(frames, frame{data: data})
-	}
+	frames := appendFrames(make([]frame, 0, len(replay)+2), replay, true)
 	replayed := len(frames)
 
 	// Fixes the room delivered live while history was read are fetched too.
 	var caughtUp []storedFix
-	deadline := time.Now().Add(2 * time.Second)
 	sh.mu.Lock()
 	for r.lastSeq > w.lastSeq {
-		target := r.lastSeq
+		target, after := r.lastSeq, w.lastSeq
 		sh.mu.Unlock()
-		more, err := h.n.fetchAfter(ctx, driver, w.lastSeq, depth)
+		more, err := h.readUntil(ctx, target, func() ([]storedFix, error) { return h.n.fetchAfter(ctx, driver, after, depth) })
 		if err != nil {
 			return fail(err)
 		}
 		for _, f := range more {
-			if f.seq > w.lastSeq && f.seq <= target {
+			if f.seq <= target {
 				caughtUp = append(caughtUp, f)
 				w.lastSeq = f.seq
 			}
 		}
-		if w.lastSeq < target {
-			// The replica that answered lags behind the live fix.
-			if time.Now().After(deadline) {
-				h.gapsLost.Add(1)
-				w.lastSeq = target
-			} else {
-				select {
-				case <-ctx.Done():
-				case <-time.After(20 * time.Millisecond):
-				}
-			}
+		if w.lastSeq < target { // a replica lagging for longer than readUntil waits
+			h.gapsLost.Add(1)
+			w.lastSeq = target
 		}
 		sh.mu.Lock()
 	}
-	for _, f := range caughtUp {
-		if data, err := mobileproto.AppendReceiveLocation(nil, f.data, f.seq, false); err == nil {
-			frames = append(frames, frame{data: data})
-		}
-	}
+	frames = appendFrames(frames, caughtUp, false)
 	frames = append(frames, frame{data: mobileproto.EncodeTracking(mobileproto.Tracking{
 		Driver: driver, ID: reqID, Replayed: replayed, Cursor: w.lastSeq,
 	})})
@@ -306,8 +286,22 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 	return w, nil
 }
 
+// appendFrames appends the receive-location frames of stored fixes,
+// skipping payloads no node wrote.
+func appendFrames(frames []frame, fixes []storedFix, replay bool) []frame {
+	for _, f := range fixes {
+		if data, err := mobileproto.AppendReceiveLocation(nil, f.data, f.seq, replay); err == nil {
+			frames = append(frames, frame{data: data})
+		}
+	}
+	return frames
+}
+
 // readUntil calls read until its last fix reaches newest, for up to two
-// seconds, and returns the most complete answer.
+// seconds, and returns the most complete answer. Every read from the stream
+// that must reach a sequence known to exist (history, catching up with the
+// live path, filling a gap) goes through it: a lagging replica, or one whose
+// node is stopping, may answer with less.
 func (h *hub) readUntil(ctx context.Context, newest uint64, read func() ([]storedFix, error)) ([]storedFix, error) {
 	deadline := time.Now().Add(2 * time.Second)
 	var best []storedFix
@@ -379,34 +373,25 @@ func (sh *shard) deliver(m *nats.Msg) {
 }
 
 // fill delivers the driver's stored fixes after from up to and including
-// upTo, retrying briefly when the local replica has not caught up yet.
+// upTo.
 func (sh *shard) fill(r *room, from, upTo uint64) {
 	h := sh.h
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	for {
-		fixes, err := h.n.fetchAfter(ctx, r.driver, from, h.n.cfg.History)
-		for _, f := range fixes {
-			if f.seq > upTo {
-				break
-			}
-			r.fanout(h, f.data, f.seq)
-			from = f.seq
+	fixes, err := h.readUntil(ctx, upTo, func() ([]storedFix, error) { return h.n.fetchAfter(ctx, r.driver, from, h.n.cfg.History) })
+	for _, f := range fixes {
+		if f.seq > upTo {
+			break
 		}
-		if from >= upTo {
-			h.gapFills.Add(1)
-			return
-		}
-		if err != nil || ctx.Err() != nil {
-			h.gapsLost.Add(1)
-			h.n.log.Warn("could not fill a gap in a driver's fixes", "driver", r.driver, "after", from, "upto", upTo, "err", err)
-			return
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(20 * time.Millisecond):
-		}
+		r.fanout(h, f.data, f.seq)
+		from = f.seq
 	}
+	if from < upTo {
+		h.gapsLost.Add(1)
+		h.n.log.Warn("could not fill a gap in a driver's fixes", "driver", r.driver, "after", from, "upto", upTo, "err", err)
+		return
+	}
+	h.gapFills.Add(1)
 }
 
 // fanout queues one fix to every watcher that has not had it yet, encoding
