@@ -32,17 +32,7 @@ func Start(ctx context.Context, s Spec) (*Cluster, error) {
 		}
 	}
 	c := &Cluster{cfgs: cfgs, nodes: make([]*node.Node, len(cfgs))}
-	errs := make([]error, len(cfgs))
-	var wg sync.WaitGroup
-	for i := range cfgs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = c.startNode(ctx, i)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := parallel(len(cfgs), func(i int) error { return c.startNode(ctx, i) }); err != nil {
 		c.Shutdown(context.Background())
 		return nil, err
 	}

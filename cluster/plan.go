@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"github.com/rtls-io/rtls/node"
 )
@@ -82,6 +83,23 @@ func Plan(s Spec) ([]node.Config, error) {
 		cfgs[i] = c
 	}
 	return cfgs, nil
+}
+
+// parallel runs f for 0..n-1 at once and joins their errors. Nodes start
+// together because JetStream elects its meta leader only once they see each
+// other.
+func parallel(n int, f func(i int) error) error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // freePorts reserves n distinct free TCP ports on host: it holds n listeners

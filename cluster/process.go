@@ -90,17 +90,7 @@ func startFiles(ctx context.Context, binary string, files []string, log io.Write
 		}
 		ps.procs = append(ps.procs, &process{name: cfg.Name, cfgPath: f, httpAddr: cfg.HTTPAddr, clientAddr: cfg.ClientAddr})
 	}
-	errs := make([]error, len(ps.procs))
-	var wg sync.WaitGroup
-	for i := range ps.procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = ps.start(ctx, i)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := parallel(len(ps.procs), func(i int) error { return ps.start(ctx, i) }); err != nil {
 		ps.Shutdown(context.Background())
 		return nil, err
 	}
@@ -283,17 +273,7 @@ func (ps *Processes) Restart(ctx context.Context, i int) error {
 
 // Shutdown stops every node gracefully and waits.
 func (ps *Processes) Shutdown(ctx context.Context) error {
-	errs := make([]error, len(ps.procs))
-	var wg sync.WaitGroup
-	for i := range ps.procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = ps.Stop(ctx, i)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallel(len(ps.procs), func(i int) error { return ps.Stop(ctx, i) })
 }
 
 // prefixWriter writes each complete line to w with a prefix; mu serialises

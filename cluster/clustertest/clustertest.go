@@ -6,7 +6,6 @@ package clustertest
 import (
 	"bufio"
 	"context"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,16 +14,9 @@ import (
 	"time"
 
 	"github.com/rtls-io/rtls/cluster"
+	"github.com/rtls-io/rtls/internal/testnode"
 	"github.com/rtls-io/rtls/node"
 )
-
-// logger is quiet unless RTLS_TEST_LOG=1.
-func logger() *slog.Logger {
-	if os.Getenv("RTLS_TEST_LOG") == "" {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
 
 // New starts a cluster of size nodes in this process and returns once every
 // node is ready. adjust, if given, changes each node's configuration.
@@ -36,7 +28,7 @@ func New(t testing.TB, size int, adjust ...func(i int, c *node.Config)) *cluster
 		Size:    size,
 		DataDir: t.TempDir(),
 		Node: func(i int, cfg *node.Config) {
-			cfg.Logger = logger()
+			cfg.Logger = testnode.Logger()
 			for _, a := range adjust {
 				a(i, cfg)
 			}
