@@ -17,7 +17,6 @@ import (
 	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/internal/testnode"
 	"github.com/rtls-io/rtls/mobileproto"
-	"github.com/rtls-io/rtls/node"
 )
 
 // distanceToStreets is the distance in metres from p to the nearest street.
@@ -130,16 +129,9 @@ func checkFor(t testing.TB, total, every time.Duration, f func() error) {
 // A real node stores the simulated fixes: every driver's fixes arrive on
 // its live subject, valid and on the streets.
 func TestFleetDrivesThroughARealNode(t *testing.T) {
-	n, err := node.New(node.Config{Name: "n1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", ClientAddr: "127.0.0.1:0", Authenticator: node.DevAuthenticator()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := testnode.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown(context.Background())
 
 	nc, err := nats.Connect(n.ClientURL())
 	if err != nil {
@@ -219,16 +211,9 @@ func decode(m *nats.Msg) (mobileproto.Location, error) {
 
 // Quiet drivers send a few fixes and then nothing.
 func TestQuietDriversFallSilent(t *testing.T) {
-	n, err := node.New(node.Config{Name: "n1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Authenticator: node.DevAuthenticator()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := testnode.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown(context.Background())
 	const drivers, interval, after = 3, 10 * time.Millisecond, 50 * time.Millisecond
 	fleet, err := Start(ctx, Config{URLs: []string{n.WebSocketURL()}, Drivers: drivers, Interval: interval, Quiet: 1, QuietAfter: after})
 	if err != nil {
