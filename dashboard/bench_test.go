@@ -15,7 +15,7 @@ import (
 
 	"github.com/rtls-io/rtls/dashboard/model"
 	"github.com/rtls-io/rtls/internal/fixstream"
-	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/location"
 	"github.com/rtls-io/rtls/node"
 )
 
@@ -36,8 +36,8 @@ func storeFixes(b *testing.B, n *node.Node, drivers, perDriver int) {
 	for k := 0; k < perDriver; k++ {
 		for i := 0; i < drivers; i++ {
 			id := fmt.Sprintf("d-%05d", i)
-			l := mobileproto.Location{Driver: id, Fix: mobileproto.Fix{Latitude: 12.9 + float64(i)*1e-5, Longitude: 77.5 + float64(k)*1e-5, Seq: uint64(k + 1), TS: now}, Time: now, Node: n.Name()}
-			if _, err := js.PublishAsync(fixstream.LocationSubject(id), mobileproto.AppendLocation(nil, &l)); err != nil {
+			l := location.Record{Driver: id, Fix: location.Fix{Latitude: 12.9 + float64(i)*1e-5, Longitude: 77.5 + float64(k)*1e-5, Seq: uint64(k + 1), TS: now}, Time: now, Node: n.Name()}
+			if _, err := js.PublishAsync(fixstream.LocationSubject(id), location.AppendJSON(nil, &l)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -135,8 +135,8 @@ func BenchmarkLiveFeed10k(b *testing.B) {
 	for i := range subjects {
 		id := fmt.Sprintf("d-%05d", i)
 		subjects[i] = fixstream.LiveSubject(id)
-		l := mobileproto.Location{Driver: id, Fix: mobileproto.Fix{Latitude: 12.9, Longitude: 77.5, Seq: 1, TS: now}, Time: now, Node: "n1"}
-		payloads[i] = mobileproto.AppendLocation(nil, &l)
+		l := location.Record{Driver: id, Fix: location.Fix{Latitude: 12.9, Longitude: 77.5, Seq: 1, TS: now}, Time: now, Node: "n1"}
+		payloads[i] = location.AppendJSON(nil, &l)
 	}
 	start := feed.Status().LiveMessages
 	b.ReportAllocs()

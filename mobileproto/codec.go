@@ -5,119 +5,166 @@ import (
 	"errors"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/rtls-io/rtls/internal/flatjson"
+	"github.com/rtls-io/rtls/location"
 )
 
-// rawRequest is the union of every client → node frame. Pointers tell an
-// absent field from a zero one.
+// rawRequest holds the members of a client → node frame that the protocol
+// knows, as they were written; they are interpreted once the type is known.
 type rawRequest struct {
-	Type      string   `json:"type"`
-	ID        string   `json:"id"`
-	Latitude  *float64 `json:"latitude"`
-	Longitude *float64 `json:"longitude"`
-	Seq       *uint64  `json:"seq"`
-	TS        *int64   `json:"ts"`
-	Accuracy  *float64 `json:"accuracy"`
-	Speed     *float64 `json:"speed"`
-	Heading   *float64 `json:"heading"`
-	Driver    string   `json:"driver"`
-	History   *int     `json:"history"`
-	Since     *uint64  `json:"since"`
+	typ, id, driver, history, since flatjson.Value
+	fix                             [7]flatjson.Value // latitude … heading, by fixKeys
 }
 
-// locationFields are the fields whose type errors are invalid_location.
-var locationFields = map[string]bool{
-	"latitude": true, "longitude": true, "ts": true, "accuracy": true, "speed": true, "heading": true,
+var fixKeys = [7]string{"latitude", "longitude", "seq", "ts", "accuracy", "speed", "heading"}
+
+func (r *rawRequest) member(key string, v flatjson.Value) error {
+	switch key {
+	case "type":
+		r.typ = v
+	case "id":
+		r.id = v
+	case "driver":
+		r.driver = v
+	case "history":
+		r.history = v
+	case "since":
+		r.since = v
+	default:
+		for i, k := range fixKeys {
+			if k == key {
+				r.fix[i] = v
+			}
+		}
+	}
+	return nil
 }
 
-// DecodeRequest decodes and validates one client → node frame. Every problem
-// is returned as an *Error with the code a node sends back; the error carries
-// the request's id, seq and driver when the frame had them.
+// present reports whether a member was given with a non-null value: null
+// means absent for every optional field.
+func present(v flatjson.Value) bool { return v.Kind != 0 && v.Kind != flatjson.Null }
+
+// DecodeRequest decodes and validates one client → node frame. Keys are
+// matched exactly as documented and may not repeat; unknown keys are
+// ignored; integers may be written in any JSON spelling (13, 13.0, 1.3e1);
+// null means absent for optional fields. Every problem is returned as an
+// *Error with the code a node sends back; the error carries the request's
+// id, seq and driver when the frame had them.
 func DecodeRequest(data []byte) (Request, *Error) {
 	var r rawRequest
-	if err := json.Unmarshal(data, &r); err != nil {
-		return Request{}, r.annotate(decodeError(err))
+	if err := flatjson.Parse(data, r.member); err != nil {
+		return Request{}, r.annotate(parseError(err))
 	}
-	if len(r.ID) > MaxRequestIDLength {
-		return Request{}, Errorf(CodeBadRequest, "id is longer than %d bytes", MaxRequestIDLength)
+	req := Request{}
+	if present(r.id) {
+		if r.id.Kind != flatjson.String {
+			return req, r.annotate(Errorf(CodeBadRequest, "id must be a string, not %s", r.id.Kind))
+		}
+		if req.ID = r.id.Str(); len(req.ID) > MaxRequestIDLength {
+			req.ID = ""
+			return req, r.annotate(Errorf(CodeBadRequest, "id is longer than %d bytes", MaxRequestIDLength))
+		}
 	}
-	req := Request{Type: r.Type, ID: r.ID}
-	switch r.Type {
+	switch {
+	case !present(r.typ):
+		return req, r.annotate(Errorf(CodeUnknownType, "type is required"))
+	case r.typ.Kind != flatjson.String:
+		return req, r.annotate(Errorf(CodeBadRequest, "type must be a string, not %s", r.typ.Kind))
+	}
+	req.Type = r.typ.Str()
+	switch req.Type {
 	case TypeSendLocation:
-		if r.Latitude == nil {
-			return req, r.annotate(Errorf(CodeInvalidLocation, "latitude is required and must be a finite number"))
-		}
-		if r.Longitude == nil {
-			return req, r.annotate(Errorf(CodeInvalidLocation, "longitude is required and must be a finite number"))
-		}
-		f := Fix{Latitude: *r.Latitude, Longitude: *r.Longitude, Accuracy: r.Accuracy, Speed: r.Speed, Heading: r.Heading}
-		if r.Seq != nil {
-			if *r.Seq == 0 {
-				return req, r.annotate(Errorf(CodeBadRequest, "seq must be within [1, %d]", uint64(MaxSeq)))
+		for i, k := range fixKeys[:2] {
+			if !present(r.fix[i]) {
+				msg := k + " is required and must be a finite number"
+				if r.fix[i].Kind == flatjson.Null {
+					msg += ", not null"
+				}
+				return req, r.annotate(Errorf(CodeInvalidLocation, "%s", msg))
 			}
-			f.Seq = *r.Seq
 		}
-		if r.TS != nil {
-			if *r.TS <= 0 {
-				return req, r.annotate(Errorf(CodeInvalidLocation, "ts must be milliseconds since the Unix epoch, within [1, %d]", int64(MaxTS)))
+		var f Fix
+		for i, k := range fixKeys {
+			if r.fix[i].Kind == 0 {
+				continue
 			}
-			f.TS = *r.TS
+			if _, e := location.DecodeFixMember(&f, k, r.fix[i]); e != nil {
+				return req, r.annotate(fieldError(e))
+			}
 		}
-		if err := f.Validate(); err != nil {
+		if err := ValidateFix(&f); err != nil {
 			return req, r.annotate(err)
 		}
 		req.Fix = f
 	case TypeTrackDriver, TypeUntrackDriver:
-		if err := CheckID("driver", r.Driver); err != nil {
+		driver := ""
+		if r.driver.Kind == flatjson.String {
+			driver = r.driver.Str()
+		} else if present(r.driver) {
+			return req, r.annotate(Errorf(CodeBadRequest, "driver must be a string, not %s", r.driver.Kind))
+		}
+		if err := CheckID("driver", driver); err != nil {
 			return req, r.annotate(err)
 		}
-		req.Driver = r.Driver
-		if r.Type == TypeTrackDriver {
-			if r.History != nil && *r.History < 0 {
-				return req, r.annotate(Errorf(CodeBadRequest, "history must be >= 0"))
+		req.Driver = driver
+		if req.Type == TypeTrackDriver {
+			if present(r.history) {
+				n, e := location.Integer("history", r.history, MaxSeq, true)
+				if e != nil {
+					return req, r.annotate(&Error{Code: CodeBadRequest, Message: e.Msg})
+				}
+				if n < 0 {
+					return req, r.annotate(Errorf(CodeBadRequest, "history must be >= 0"))
+				}
+				h := int(n)
+				req.Track.History = &h
 			}
-			req.Track = TrackOptions{History: r.History, Since: r.Since}
+			if present(r.since) {
+				n, e := location.Integer("since", r.since, MaxSeq, false)
+				if e != nil {
+					return req, r.annotate(&Error{Code: CodeBadRequest, Message: e.Msg})
+				}
+				since := uint64(n)
+				req.Track.Since = &since
+			}
 		}
-	case "":
-		return req, r.annotate(Errorf(CodeUnknownType, "type is required"))
 	default:
-		return req, r.annotate(Errorf(CodeUnknownType, "unknown type %q", truncate(r.Type, 32)))
+		return req, r.annotate(Errorf(CodeUnknownType, "unknown type %q", truncate(req.Type, 32)))
 	}
 	return req, nil
 }
 
-// annotate copies the request's id, seq and driver into e.
+// annotate copies the request's id, seq and driver, when valid, into e.
 func (r *rawRequest) annotate(e *Error) *Error {
-	if len(r.ID) <= MaxRequestIDLength {
-		e.ID = r.ID
+	if r.id.Kind == flatjson.String {
+		if id := r.id.Str(); len(id) <= MaxRequestIDLength {
+			e.ID = id
+		}
 	}
-	if r.Seq != nil && *r.Seq <= MaxSeq {
-		e.Seq = *r.Seq
+	if seq, ok := r.fix[2].Integer(MaxSeq); ok && seq > 0 {
+		e.Seq = uint64(seq)
 	}
-	if ValidID(r.Driver) {
-		e.Driver = r.Driver
+	if r.driver.Kind == flatjson.String {
+		if d := r.driver.Str(); ValidID(d) {
+			e.Driver = d
+		}
 	}
 	return e
 }
 
-func decodeError(err error) *Error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		switch {
-		case te.Field == "":
-			return Errorf(CodeBadRequest, "frame must be a JSON object, not %s", te.Value)
-		case locationFields[te.Field]:
-			return Errorf(CodeInvalidLocation, "%s must be a finite number in range, not %s", te.Field, te.Value)
-		case te.Field == "seq" || te.Field == "since" || te.Field == "history":
-			return Errorf(CodeBadRequest, "%s must be a non-negative integer, not %s", te.Field, te.Value)
-		default:
-			return Errorf(CodeBadRequest, "%s must not be %s", te.Field, te.Value)
-		}
+func parseError(err error) *Error {
+	var de *flatjson.DuplicateKeyError
+	var se *flatjson.SyntaxError
+	switch {
+	case errors.As(err, &de):
+		return Errorf(CodeBadRequest, "key %q is given twice", truncate(de.Key, 32))
+	case errors.Is(err, flatjson.ErrNotObject):
+		return Errorf(CodeBadRequest, "frame must be a JSON object")
+	case errors.As(err, &se):
+		return Errorf(CodeBadRequest, "frame is not valid JSON: %s at offset %d", se.Msg, se.Offset)
 	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return Errorf(CodeBadRequest, "frame is not valid JSON (offset %d): %s", se.Offset, se.Error())
-	}
-	return Errorf(CodeBadRequest, "frame is not valid JSON: %s", err.Error())
+	return Errorf(CodeBadRequest, "frame is not valid JSON: %v", err)
 }
 
 func truncate(s string, n int) string {
@@ -133,76 +180,26 @@ func truncate(s string, n int) string {
 // AppendSendLocation appends a send-location frame for f to dst.
 func AppendSendLocation(dst []byte, f *Fix) []byte {
 	dst = append(dst, `{"type":"send-location",`...)
-	dst = appendFixFields(dst, f)
+	dst = location.AppendFixMembers(dst, f)
 	return append(dst, '}')
 }
 
-func appendFixFields(dst []byte, f *Fix) []byte {
-	dst = append(dst, `"latitude":`...)
-	dst = appendFloat(dst, f.Latitude)
-	dst = append(dst, `,"longitude":`...)
-	dst = appendFloat(dst, f.Longitude)
-	if f.Seq != 0 {
-		dst = append(dst, `,"seq":`...)
-		dst = strconv.AppendUint(dst, f.Seq, 10)
-	}
-	if f.TS != 0 {
-		dst = append(dst, `,"ts":`...)
-		dst = strconv.AppendInt(dst, f.TS, 10)
-	}
-	if f.Accuracy != nil {
-		dst = append(dst, `,"accuracy":`...)
-		dst = appendFloat(dst, *f.Accuracy)
-	}
-	if f.Speed != nil {
-		dst = append(dst, `,"speed":`...)
-		dst = appendFloat(dst, *f.Speed)
-	}
-	if f.Heading != nil {
-		dst = append(dst, `,"heading":`...)
-		dst = appendFloat(dst, *f.Heading)
-	}
-	return dst
-}
-
-// AppendLocation appends the location object of l (without its Cursor and
-// Replay) to dst: {"driver":…,"latitude":…,…,"time":…,"node":…}. This is the
-// payload a node stores in the stream; AppendReceiveLocation turns it into a
-// frame without decoding it. The fix must be valid (see Fix.Validate).
-func AppendLocation(dst []byte, l *Location) []byte {
-	dst = append(dst, `{"driver":`...)
-	dst = appendString(dst, l.Driver)
-	dst = append(dst, ',')
-	dst = appendFixFields(dst, &l.Fix)
-	dst = append(dst, `,"time":`...)
-	dst = strconv.AppendInt(dst, l.Time, 10)
-	if l.Node != "" {
-		dst = append(dst, `,"node":`...)
-		dst = appendString(dst, l.Node)
-	}
-	return append(dst, '}')
-}
-
-// ErrNotLocation is returned by AppendReceiveLocation for a payload that is not
-// a non-empty JSON object.
-var ErrNotLocation = errors.New("mobileproto: payload is not a location object")
-
-// AppendReceiveLocation appends a receive-location frame to dst, made from a
-// location object as written by AppendLocation, its cursor and whether it is
-// replayed. The object's members are copied, not decoded.
-func AppendReceiveLocation(dst, location []byte, cursor uint64, replay bool) ([]byte, error) {
-	n := len(location)
-	if n < 3 || location[0] != '{' || location[n-1] != '}' {
-		return dst, ErrNotLocation
-	}
+// AppendReceiveLocation appends the receive-location frame of l to dst. The
+// record must be valid (location.Record.Validate): a node encodes every
+// frame from a decoded, validated record and never copies stored bytes.
+func AppendReceiveLocation(dst []byte, l *Location) []byte {
 	dst = append(dst, `{"type":"receive-location",`...)
-	dst = append(dst, location[1:n-1]...)
+	dst = location.AppendMembers(dst, &l.Record)
 	dst = append(dst, `,"cursor":`...)
-	dst = strconv.AppendUint(dst, cursor, 10)
-	if replay {
+	dst = strconv.AppendUint(dst, l.Cursor, 10)
+	if l.Prev != 0 {
+		dst = append(dst, `,"prev":`...)
+		dst = strconv.AppendUint(dst, l.Prev, 10)
+	}
+	if l.Replay {
 		dst = append(dst, `,"replay":true`...)
 	}
-	return append(dst, '}'), nil
+	return append(dst, '}')
 }
 
 // AppendAck appends an ack frame to dst.
@@ -230,7 +227,7 @@ func (t typed[T]) MarshalJSON() ([]byte, error) {
 	}
 	out := make([]byte, 0, len(body)+len(t.Type)+12)
 	out = append(out, `{"type":`...)
-	out = appendString(out, t.Type)
+	out = location.AppendString(out, t.Type)
 	if len(body) > 2 {
 		out = append(out, ',')
 	}
@@ -331,38 +328,4 @@ func DecodeFrame(data []byte) (Frame, error) {
 		f.Error = Error{Code: r.Code, Message: r.Message, Seq: r.Seq, ID: r.ID, Driver: r.Driver}
 	}
 	return f, nil
-}
-
-func appendFloat(dst []byte, v float64) []byte {
-	return strconv.AppendFloat(dst, v, 'f', -1, 64)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/rtls-io/rtls/location"
 )
 
 func TestDecodeRequestAcceptsTheContractFrames(t *testing.T) {
@@ -45,7 +47,23 @@ func TestDecodeRequestErrors(t *testing.T) {
 	}{
 		{`{`, CodeBadRequest},
 		{`"x"`, CodeBadRequest},
-		{`null`, CodeUnknownType},
+		{`null`, CodeBadRequest},
+		{`{"type":"send-location","latitude":1,"longitude":2,"latitude":3}`, CodeBadRequest},
+		{`{"TYPE":"send-location","latitude":1,"longitude":2}`, CodeUnknownType},
+		{`{"type":"send-location","Latitude":1,"longitude":2}`, CodeInvalidLocation},
+		{`{"type":"send-location","latitude":null,"longitude":2}`, CodeInvalidLocation},
+		{`{"type":"send-location","latitude":1,"longitude":2,"seq":null}`, CodeBadRequest},
+		{`{"type":"send-location","latitude":1,"longitude":2,"seq":13.5}`, CodeBadRequest},
+		{`{"type":"send-location","latitude":1,"longitude":2,"ts":1764412800}`, CodeInvalidLocation},
+		{`{"type":"send-location","latitude":1,"longitude":2,"ts":1764412800000.5}`, CodeInvalidLocation},
+		{`{"type":"send-location","latitude":1,"longitude":2,"speed":"fast"}`, CodeInvalidLocation},
+		{`{"type":"track-driver","driver":"d-1","history":2.5}`, CodeBadRequest},
+		{`{"type":"track-driver","driver":"d-1","history":-1}`, CodeBadRequest},
+		{`{"type":"track-driver","driver":"d-1","since":-1}`, CodeBadRequest},
+		{`{"type":"track-driver","driver":null}`, CodeInvalidID},
+		{`{"type":"track-driver","driver":7}`, CodeBadRequest},
+		{`{"type":null}`, CodeUnknownType},
+		{`{"type":"send-location","latitude":1,"longitude":2,"id":7}`, CodeBadRequest},
 		{`{"type":"send-location","latitude":1}`, CodeInvalidLocation},
 		{`{"type":"send-location","latitude":90.000001,"longitude":0}`, CodeInvalidLocation},
 		{`{"type":"send-location","latitude":0,"longitude":180.5}`, CodeInvalidLocation},
@@ -67,6 +85,39 @@ func TestDecodeRequestErrors(t *testing.T) {
 	}
 }
 
+// TestDecodeRequestIsForgivingWhereItIsSafe: integers in any JSON spelling,
+// and null for an optional field means absent.
+func TestDecodeRequestIsForgivingWhereItIsSafe(t *testing.T) {
+	req, err := DecodeRequest([]byte(`{"type":"send-location","latitude":1,"longitude":2,"seq":13.0,"ts":1.7644128e12,"speed":null,"accuracy":null,"heading":null,"id":null}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Fix.Seq != 13 || req.Fix.TS != 1764412800000 || req.Fix.Speed != nil || req.Fix.Accuracy != nil || req.ID != "" {
+		t.Fatalf("decoded %+v", req.Fix)
+	}
+	req, err = DecodeRequest([]byte(`{"type":"track-driver","driver":"d-1","history":2.0,"since":null}`))
+	if err != nil || req.Track.History == nil || *req.Track.History != 2 || req.Track.Since != nil {
+		t.Fatalf("track: %+v %v", req, err)
+	}
+	req, err = DecodeRequest([]byte(`{"type":"track-driver","driver":"d-1","history":null,"since":1e3}`))
+	if err != nil || req.Track.History != nil || req.Track.Since == nil || *req.Track.Since != 1000 {
+		t.Fatalf("track since: %+v %v", req, err)
+	}
+}
+
+// TestDecodeRequestErrorsNameTheRequest: an error carries the id, seq and
+// driver of the frame even when they come after the faulty member.
+func TestDecodeRequestErrorsNameTheRequest(t *testing.T) {
+	_, err := DecodeRequest([]byte(`{"type":"send-location","latitude":95,"longitude":2,"seq":7.0,"id":"x"}`))
+	if err == nil || err.Seq != 7 || err.ID != "x" || err.Code != CodeInvalidLocation {
+		t.Fatalf("got %+v", err)
+	}
+	_, err = DecodeRequest([]byte(`{"type":"track-driver","history":"a","driver":"d-1","id":"y"}`))
+	if err == nil || err.Driver != "d-1" || err.ID != "y" || err.Code != CodeBadRequest {
+		t.Fatalf("got %+v", err)
+	}
+}
+
 func TestValidID(t *testing.T) {
 	for _, id := range []string{"d", "d-17", "D_17", strings.Repeat("a", MaxIDLength)} {
 		if !ValidID(id) {
@@ -81,35 +132,27 @@ func TestValidID(t *testing.T) {
 }
 
 func TestLocationRoundTripsThroughTheStoredObjectAndTheFrame(t *testing.T) {
-	l := Location{
+	rec := location.Record{
 		Driver: "d-17",
 		Fix:    Fix{Latitude: -33.8688197, Longitude: 151.2092955, Seq: 9007199254740991, TS: 1764412800123, Accuracy: Float64(3.25), Heading: Float64(0)},
 		Time:   1764412800456,
 		Node:   "n-2",
 	}
-	stored := AppendLocation(nil, &l)
-	var fromStored Location
-	if err := json.Unmarshal(stored, &fromStored); err != nil {
-		t.Fatalf("stored object %s is not JSON: %v", stored, err)
-	}
-	frame, err := AppendReceiveLocation(nil, stored, 77, true)
+	stored := location.AppendJSON(nil, &rec)
+	back, err := location.Decode(stored)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("stored object %s: %v", stored, err)
 	}
+	frame := AppendReceiveLocation(nil, &Location{Record: back, Cursor: 77, Prev: 70, Replay: true})
 	f, err := DecodeFrame(frame)
 	if err != nil {
 		t.Fatalf("frame %s: %v", frame, err)
 	}
-	want := l
-	want.Cursor, want.Replay = 77, true
 	got := f.Location
-	if f.Type != TypeReceiveLocation || got.Driver != want.Driver || got.Latitude != want.Latitude || got.Longitude != want.Longitude ||
-		got.Seq != want.Seq || got.TS != want.TS || *got.Accuracy != 3.25 || *got.Heading != 0 || got.Speed != nil ||
-		got.Time != want.Time || got.Node != want.Node || got.Cursor != 77 || !got.Replay {
+	if f.Type != TypeReceiveLocation || got.Driver != rec.Driver || got.Latitude != rec.Latitude || got.Longitude != rec.Longitude ||
+		got.Seq != rec.Seq || got.TS != rec.TS || *got.Accuracy != 3.25 || *got.Heading != 0 || got.Speed != nil ||
+		got.Time != rec.Time || got.Node != rec.Node || got.Cursor != 77 || got.Prev != 70 || !got.Replay {
 		t.Fatalf("round trip: got %+v from %s", got, frame)
-	}
-	if _, err := AppendReceiveLocation(nil, []byte(`[1]`), 1, false); !errors.Is(err, ErrNotLocation) {
-		t.Fatalf("a non-object payload: %v", err)
 	}
 }
 
@@ -140,7 +183,7 @@ func TestServerFramesDecode(t *testing.T) {
 }
 
 func TestClientFramesDecodeOnTheNode(t *testing.T) {
-	f := Fix{Latitude: 1.5, Longitude: -2.25, Seq: 3, TS: 4, Speed: Float64(5)}
+	f := Fix{Latitude: 1.5, Longitude: -2.25, Seq: 3, TS: 1764412800000, Speed: Float64(5)}
 	req, err := DecodeRequest(AppendSendLocation(nil, &f))
 	if err != nil || req.Fix.Latitude != 1.5 || req.Fix.Seq != 3 || *req.Fix.Speed != 5 {
 		t.Fatalf("send-location: %+v %v", req, err)
@@ -159,7 +202,7 @@ func TestClientFramesDecodeOnTheNode(t *testing.T) {
 func TestAppendStringEscapes(t *testing.T) {
 	for _, s := range []string{"plain", `q"uote`, `back\slash`, "ctl\x01\n", "üñí", "bad\xffutf8"} {
 		var out string
-		if err := json.Unmarshal(appendString(nil, s), &out); err != nil {
+		if err := json.Unmarshal(location.AppendString(nil, s), &out); err != nil {
 			t.Fatalf("%q: %v", s, err)
 		}
 		if want := strings.ToValidUTF8(s, "\ufffd"); out != want {
@@ -168,13 +211,11 @@ func TestAppendStringEscapes(t *testing.T) {
 	}
 }
 
-func TestInRangeRejectsNaN(t *testing.T) {
-	if inRange(math.NaN(), -1, 1) || inRange(math.Inf(1), -1, 1) {
-		t.Fatal("NaN or Inf accepted")
-	}
-	f := Fix{Latitude: math.NaN()}
-	if f.Validate() == nil {
-		t.Fatal("a NaN latitude validated")
+func TestValidateRejectsNaN(t *testing.T) {
+	for _, f := range []Fix{{Latitude: math.NaN()}, {Longitude: math.Inf(1)}, {Speed: Float64(math.NaN())}} {
+		if ValidateFix(&f) == nil {
+			t.Fatalf("%+v validated", f)
+		}
 	}
 }
 
@@ -195,11 +236,16 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 		switch req.Type {
 		case TypeSendLocation:
-			if e := req.Fix.Validate(); e != nil {
+			if e := ValidateFix(&req.Fix); e != nil {
 				t.Fatalf("accepted an invalid fix: %v", e)
 			}
-			frame, aerr := AppendReceiveLocation(nil, AppendLocation(nil, &Location{Driver: "d", Fix: req.Fix}), 1, false)
-			if aerr != nil || !json.Valid(frame) {
+			rec := location.Record{Driver: "d", Fix: req.Fix, Time: 1}
+			back, derr := location.Decode(location.AppendJSON(nil, &rec))
+			if derr != nil {
+				t.Fatalf("an accepted fix does not survive the stored object: %v", derr)
+			}
+			frame := AppendReceiveLocation(nil, &Location{Record: back, Cursor: 1})
+			if !json.Valid(frame) {
 				t.Fatalf("re-encoded frame is not JSON: %s", frame)
 			}
 		case TypeTrackDriver, TypeUntrackDriver:

@@ -1,5 +1,7 @@
 package mobileproto
 
+import "github.com/rtls-io/rtls/location"
+
 // Version is the protocol version this package speaks; it is the "v1" in Path.
 const Version = 1
 
@@ -34,47 +36,25 @@ const (
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { return r == RoleDriver || r == RoleRider }
 
-// Fix is one GPS fix as a driver app sends it in send-location.
-//
-// Optional fields are zero (Seq, TS) or nil (Accuracy, Speed, Heading) when
-// absent; use Float64 to set the pointers.
-type Fix struct {
-	// Latitude in degrees, within [-90, 90].
-	Latitude float64 `json:"latitude"`
-	// Longitude in degrees, within [-180, 180].
-	Longitude float64 `json:"longitude"`
-	// Seq is the driver's own increasing sequence number, from 1. When it is
-	// set the node answers with an ack once the fix is stored, and a fix
-	// sent again with the same Seq and TS is stored only once.
-	Seq uint64 `json:"seq,omitempty"`
-	// TS is the device time of the fix in milliseconds since the Unix epoch.
-	TS int64 `json:"ts,omitempty"`
-	// Accuracy is the horizontal accuracy radius in metres, within [0, 100000].
-	Accuracy *float64 `json:"accuracy,omitempty"`
-	// Speed in metres per second, within [0, 1000].
-	Speed *float64 `json:"speed,omitempty"`
-	// Heading in degrees clockwise from true north, within [0, 360].
-	Heading *float64 `json:"heading,omitempty"`
-}
+// Fix is one GPS fix as a driver app sends it in send-location (see
+// package location for its fields and limits).
+type Fix = location.Fix
 
 // Float64 returns a pointer to v, for the optional fields of Fix.
 func Float64(v float64) *float64 { return &v }
 
-// Location is a stored fix as a rider receives it in receive-location. It is
-// also the JSON object a node stores in the stream for back-ends (without
-// Cursor and Replay, which belong to the delivery).
+// Location is a stored fix as a rider receives it in receive-location: the
+// stored location object (location.Record: driver, fix, time, node) and its
+// delivery (cursor, previous cursor, replay).
 type Location struct {
-	// Driver is the driver's id.
-	Driver string `json:"driver"`
-	Fix
-	// Time is when the node received the fix, in milliseconds since the
-	// Unix epoch (server clock).
-	Time int64 `json:"time"`
-	// Node is the name of the node that received and stored the fix.
-	Node string `json:"node,omitempty"`
+	location.Record
 	// Cursor is the fix's position in the stream. It increases with every
 	// fix of every driver; resume with track-driver "since": Cursor.
 	Cursor uint64 `json:"cursor"`
+	// Prev, on live fixes, is the cursor of the driver's previous fix. When
+	// it is greater than the cursor of the last fix you got for this driver,
+	// fixes in between were skipped (latest wins for a slow reader).
+	Prev uint64 `json:"prev,omitempty"`
 	// Replay is true for fixes sent from history in answer to track-driver,
 	// false for live fixes.
 	Replay bool `json:"replay,omitempty"`

@@ -1,12 +1,11 @@
 package model
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/rtls-io/rtls/internal/fixstream"
-	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/location"
 )
 
 // Errors of DecodeFix.
@@ -24,25 +23,18 @@ var (
 // comes from the subject; a payload naming another driver is malformed.
 func DecodeFix(subject string, data []byte, cursor uint64) (Driver, error) {
 	id := fixstream.DriverOf(subject)
-	if !mobileproto.ValidID(id) {
+	if id == "" {
 		return Driver{}, fmt.Errorf("%w: %q", ErrBadSubject, subject)
 	}
 	if cursor == 0 {
 		return Driver{}, fmt.Errorf("%w: no cursor for %s", ErrMalformed, id)
 	}
-	var l mobileproto.Location
-	if err := json.Unmarshal(data, &l); err != nil {
+	rec, err := location.Decode(data)
+	if err != nil {
 		return Driver{}, fmt.Errorf("%w: %s: %v", ErrMalformed, id, err)
 	}
-	if l.Driver != "" && l.Driver != id {
-		return Driver{}, fmt.Errorf("%w: %s carries driver %q", ErrMalformed, subject, l.Driver)
+	if rec.Driver != id {
+		return Driver{}, fmt.Errorf("%w: %s carries driver %q", ErrMalformed, subject, rec.Driver)
 	}
-	l.Driver = id
-	if e := l.Fix.Validate(); e != nil {
-		return Driver{}, fmt.Errorf("%w: %s: %s", ErrMalformed, id, e.Message)
-	}
-	if l.Time < 0 {
-		return Driver{}, fmt.Errorf("%w: %s: negative time", ErrMalformed, id)
-	}
-	return FromLocation(&l, cursor), nil
+	return FromLocation(&rec, cursor), nil
 }

@@ -4,7 +4,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/location"
 )
 
 // Driver is the dashboard's state of one driver: its newest fix.
@@ -38,7 +38,7 @@ type Driver struct {
 func (d *Driver) Age(now time.Time) time.Duration { return now.Sub(d.FixTime) }
 
 // FromLocation builds a Driver from a stored location object and its cursor.
-func FromLocation(l *mobileproto.Location, cursor uint64) Driver {
+func FromLocation(l *location.Record, cursor uint64) Driver {
 	d := Driver{
 		ID:       l.Driver,
 		Lat:      l.Latitude,

@@ -166,7 +166,7 @@ func TestFixTimeUsesOlderDeviceTime(t *testing.T) {
 		t.Fatalf("FixTime %v, want the device time", d.FixTime)
 	}
 	// A device clock ahead of the node's: the node's time counts.
-	d, _ = DecodeFix("rtls.live.d-1", []byte(`{"latitude":1,"longitude":2,"ts":1764412900000,"time":1764412800000}`), 9)
+	d, _ = DecodeFix("rtls.live.d-1", []byte(`{"driver":"d-1","latitude":1,"longitude":2,"ts":1764412900000,"time":1764412800000}`), 9)
 	if !d.FixTime.Equal(time.UnixMilli(1764412800000)) {
 		t.Fatalf("FixTime %v, want the node time", d.FixTime)
 	}

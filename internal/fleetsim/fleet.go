@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rtls-io/rtls/location"
 	"github.com/rtls-io/rtls/mobileproto"
 )
 
@@ -74,8 +75,8 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("%w: negative number of drivers", ErrInvalidConfig)
 	case c.Interval < 0:
 		return fmt.Errorf("%w: negative interval", ErrInvalidConfig)
-	case c.MinSpeed < 0 || c.MaxSpeed < c.MinSpeed || c.MaxSpeed > mobileproto.MaxSpeed:
-		return fmt.Errorf("%w: speeds must satisfy 0 <= min <= max <= %d", ErrInvalidConfig, mobileproto.MaxSpeed)
+	case c.MinSpeed < 0 || c.MaxSpeed < c.MinSpeed || c.MaxSpeed > location.MaxSpeed:
+		return fmt.Errorf("%w: speeds must satisfy 0 <= min <= max <= %d", ErrInvalidConfig, location.MaxSpeed)
 	case c.QuietAfter < 0:
 		return fmt.Errorf("%w: negative QuietAfter", ErrInvalidConfig)
 	case c.Quiet < 0 || c.Quiet > 1:

@@ -2,7 +2,6 @@ package fleetsim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/internal/testnode"
-	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/location"
 )
 
 // distanceToStreets is the distance in metres from p to the nearest street.
@@ -139,7 +138,7 @@ func TestFleetDrivesThroughARealNode(t *testing.T) {
 	}
 	defer nc.Close()
 	var mu sync.Mutex
-	seen := map[string][]mobileproto.Location{}
+	seen := map[string][]location.Record{}
 	var bad []error
 	_, err = nc.Subscribe(fixstream.LivePrefix+"*", func(m *nats.Msg) {
 		l, err := decode(m)
@@ -198,15 +197,8 @@ func TestFleetDrivesThroughARealNode(t *testing.T) {
 	}
 }
 
-func decode(m *nats.Msg) (mobileproto.Location, error) {
-	var l mobileproto.Location
-	if err := json.Unmarshal(m.Data, &l); err != nil {
-		return l, err
-	}
-	if e := l.Fix.Validate(); e != nil {
-		return l, e
-	}
-	return l, nil
+func decode(m *nats.Msg) (location.Record, error) {
+	return location.Decode(m.Data)
 }
 
 // Quiet drivers send a few fixes and then nothing.
