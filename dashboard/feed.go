@@ -52,12 +52,13 @@ type FeedConfig struct {
 // and updates the fleet under a short lock; connection events only set
 // state and wake the feed's own goroutines.
 type Feed struct {
-	cfg   FeedConfig
-	log   *slog.Logger
-	fleet *model.Fleet
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	live  *nats.Subscription
+	cfg    FeedConfig
+	log    *slog.Logger
+	fleet  *model.Fleet
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	reader *fixstream.Reader
+	live   *nats.Subscription
 
 	resnap chan struct{}   // a snapshot is due (cap 1)
 	trailq chan string     // the latest trail request (cap 1)
@@ -174,6 +175,12 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 		nc.Close()
 		return nil, fmt.Errorf("dashboard: jetstream: %w", err)
 	}
+	f.reader, err = fixstream.NewReader(nc, fixstream.OnReject(func(_ string, err error) { f.fleet.Reject(err) }))
+	if err != nil {
+		f.stop()
+		nc.Close()
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
 	// Live first, snapshot second: a fix stored between the two arrives on
 	// the live subject, and the fleet keeps the newest by cursor whichever
 	// path delivers it first.
@@ -267,6 +274,7 @@ func (f *Feed) Close() error {
 	f.closeOnce.Do(func() {
 		f.stop()
 		f.wg.Wait()
+		f.reader.Close()
 		f.nc.Close()
 		f.setState(Closed, nil)
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nuid"
 	"golang.org/x/time/rate"
 
+	"github.com/rtls-io/rtls/location"
 	"github.com/rtls-io/rtls/mobileproto"
 )
 
@@ -22,11 +23,15 @@ import (
 // only one to write data frames, draining the outbox. Either may end the
 // connection; the reader always runs the cleanup.
 type conn struct {
-	n   *Node
-	id  Identity
-	ws  *websocket.Conn
-	out *outbox
-	lim *rate.Limiter
+	n *Node
+	// ctx ends when the connection's reader stops or the node shuts down;
+	// requests that wait (track) use it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	id     Identity
+	ws     *websocket.Conn
+	out    *outbox
+	lim    *rate.Limiter
 
 	// watches is touched only by the reader goroutine; mu guards it for
 	// readers of statistics.
@@ -42,7 +47,10 @@ type conn struct {
 
 func newConn(n *Node, ws *websocket.Conn, id Identity) *conn {
 	cfg := &n.cfg
+	ctx, cancel := context.WithCancel(n.base)
 	return &conn{
+		ctx:        ctx,
+		cancel:     cancel,
 		n:          n,
 		id:         id,
 		ws:         ws,
@@ -158,8 +166,8 @@ func (c *conn) sendLocation(req *mobileproto.Request) {
 		return
 	}
 	n := c.n
-	loc := mobileproto.Location{Driver: c.id.ID, Fix: req.Fix, Time: time.Now().UnixMilli(), Node: n.cfg.Name}
-	data := mobileproto.AppendLocation(make([]byte, 0, 192), &loc)
+	rec := location.Record{Driver: c.id.ID, Fix: req.Fix, Time: time.Now().UnixMilli(), Node: n.cfg.Name}
+	data := location.AppendJSON(make([]byte, 0, 192), &rec)
 	seq, id := req.Fix.Seq, req.ID
 	n.received.Add(1)
 	n.pub.publish(LocationSubject(c.id.ID), fixID(c.id.ID, &req.Fix), data, func(a pubAck, err error) {
@@ -171,6 +179,7 @@ func (c *conn) sendLocation(req *mobileproto.Request) {
 			return
 		}
 		n.stored.Add(1)
+		n.hub.observe(a.Seq)
 		if seq != 0 {
 			c.sendCtrl(mobileproto.AppendAck(make([]byte, 0, 64), mobileproto.Ack{Seq: seq, Cursor: a.Seq, Duplicate: a.Duplicate}))
 		}
@@ -184,14 +193,16 @@ func (c *conn) track(req *mobileproto.Request) {
 		return
 	}
 	if w := c.watches[driver]; w != nil {
-		// Tracking again replaces the watch, replaying as now asked.
+		// Tracking again replaces the watch, replaying as now asked; what
+		// the old one still had queued is dropped.
 		c.n.hub.untrack(w)
 		c.setWatch(driver, nil)
+		c.out.discard(&w.lane)
 	} else if len(c.watches) >= c.n.cfg.MaxTracked {
 		c.sendError(&mobileproto.Error{Code: mobileproto.CodeLimitExceeded, Message: "this connection already tracks " + strconv.Itoa(c.n.cfg.MaxTracked) + " drivers", ID: req.ID, Driver: driver})
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
 	w, err := c.n.hub.track(ctx, c, driver, req.ID, req.Track)
 	if err != nil {
@@ -225,6 +236,7 @@ func (c *conn) setWatch(driver string, w *watch) {
 
 // cleanup releases everything the connection holds. It runs on the reader.
 func (c *conn) cleanup() {
+	c.cancel()
 	for d, w := range c.watches {
 		c.n.hub.untrack(w)
 		c.setWatch(d, nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/mobileproto"
 )
 
@@ -15,7 +16,8 @@ var wireErrors = []struct {
 }{
 	{errPublishTimeout, mobileproto.CodeUnavailable, "the fix could not be stored in time; send it again with the same seq"},
 	{errPublishClosed, mobileproto.CodeUnavailable, "the node is shutting down; send the fix again to another node"},
-	{errHistoryTimeout, mobileproto.CodeUnavailable, "history could not be read in time; track again"},
+	{fixstream.ErrTimeout, mobileproto.CodeUnavailable, "history could not be read in time; track again"},
+	{errRoomClosed, mobileproto.CodeUnavailable, "the node is shutting down; track again on another node"},
 	{context.DeadlineExceeded, mobileproto.CodeUnavailable, "the node did not answer in time; try again"},
 }
 

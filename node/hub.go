@@ -2,7 +2,10 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -11,13 +14,14 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rtls-io/rtls/internal/fixstream"
+	"github.com/rtls-io/rtls/location"
 	"github.com/rtls-io/rtls/mobileproto"
 )
 
 // The hub is the room model of the edge. A room is one tracked driver on this
 // node: one core NATS subscription to the driver's live subject, however many
 // local connections watch it. Each fix is encoded once per room and the same
-// prepared frame is queued to every watcher.
+// frame bytes are queued to every watcher.
 //
 // Rooms are spread over shards by driver id. Each shard's subscriptions
 // deliver into one channel drained by one goroutine, so a driver's fixes are
@@ -25,32 +29,66 @@ import (
 // ever blocks the NATS connection's reader (a full channel drops the message
 // and the gap is then filled from the stream).
 //
+// The bus is input like any other: a live message whose headers are out of
+// range or whose payload is not a valid record of the subject's driver is
+// dropped and counted, and frames are encoded from the decoded record, never
+// from the bytes received.
+//
 // Gap-free, duplicate-free delivery rests on the stream sequence. Every
 // watcher remembers the cursor of the newest fix queued to it; a fix at or
 // below it is skipped, and a fix whose Nats-Last-Sequence (the previous fix of
-// the same driver) is above it reveals a gap, which is filled from the
-// stream before the fix is delivered.
+// the same driver) is above it reveals a gap. A gap is filled from the stream
+// by a goroutine of its own, outside every lock: while it runs, the room's
+// later live fixes wait in the room's backlog, so a slow or failing stream
+// read delays only the riders of that one driver. A live fix whose sequence
+// lies implausibly far beyond what the stream is known to hold is checked
+// against the stream the same way before anyone gets it.
 //
 // Lock order: shard.mu, then outbox.mu.
 const (
 	hubShards     = 8
 	shardChanSize = 8192
+	// maxBacklog bounds the live fixes a room holds while a fill runs;
+	// beyond it the newest sequence is remembered and read from the stream.
+	maxBacklog = 1024
+	// fillWait bounds how long a fill waits for a lagging replica to reach
+	// a fix the stream is known to hold.
+	fillWait = 2 * time.Second
 )
 
-type hub struct {
-	n      *Node
-	nc     *nats.Conn
-	seed   maphash.Seed
-	shards [hubShards]*shard
+// errRoomClosed ends a track whose room went away (the node is stopping).
+var errRoomClosed = errors.New("node: the driver's room was closed")
 
+type hub struct {
+	log       *slog.Logger
+	nc        *nats.Conn
+	reader    *fixstream.Reader
+	clustered bool
+	depth     int // fixes kept per driver (Config.History)
+	seed      maphash.Seed
+	shards    [hubShards]*shard
+
+	// known is the newest stream sequence known from trusted sources (acks
+	// of our own publishes, stream reads, the stream's state); rate is its
+	// recent growth per second. Together they bound a plausible live fix.
+	known     atomic.Uint64
+	rateMu    sync.Mutex
+	rateAt    time.Time
+	rateSeq   uint64
+	ratePerS  atomic.Uint64
 	subs      atomic.Int64  // live subscriptions
 	delivered atomic.Uint64 // location frames queued to watchers
 	replayed  atomic.Uint64 // replayed frames queued
 	gapFills  atomic.Uint64 // gaps filled from the stream
 	gapsLost  atomic.Uint64 // gaps that could not be filled in time
+	rejected  atomic.Uint64 // live messages dropped as invalid or forged
+	rejectLog atomic.Uint64 // rejections logged (the first few, then every 1,000th)
 
-	quit chan struct{}
-	wg   sync.WaitGroup
+	ctx    context.Context // ends when the hub stops
+	cancel context.CancelFunc
+	mu     sync.Mutex // guards stopped and wg.Add
+	closed bool
+	wg     sync.WaitGroup
 }
 
 type shard struct {
@@ -63,14 +101,25 @@ type shard struct {
 type room struct {
 	driver  string
 	sub     *nats.Subscription
-	ready   chan struct{} // closed once the server has the subscription
+	ready   chan struct{} // closed once the server (and the stream leader) has the subscription
 	err     error         // subscription failure, set before ready is closed
 	watches []*watch
 	refs    int    // watches plus joins in progress
-	lastSeq uint64 // newest fix delivered through this room
+	lastSeq uint64 // newest fix fanned out through this room
 	// leaderSeq is the driver's newest fix according to the stream leader
 	// when the room's subscription was made (clustered nodes only).
 	leaderSeq uint64
+
+	filling  bool      // a fill goroutine owns the backlog
+	backlog  []liveFix // live fixes that arrived during the fill, in order
+	overflow uint64    // newest sequence dropped from a full backlog
+	closed   bool      // released: a running fill stops
+}
+
+// liveFix is a validated fix from the live subject or the stream.
+type liveFix struct {
+	seq, prev uint64 // prev: previous fix of the driver, 0 when unknown
+	rec       location.Record
 }
 
 // watch is one connection tracking one driver. Its lane holds the frames
@@ -83,26 +132,48 @@ type watch struct {
 	lane    lane
 }
 
-func newHub(n *Node) *hub {
-	h := &hub{n: n, nc: n.nc, seed: maphash.MakeSeed(), quit: make(chan struct{})}
+func newHub(log *slog.Logger, nc *nats.Conn, reader *fixstream.Reader, clustered bool, depth int) *hub {
+	h := &hub{log: log, nc: nc, reader: reader, clustered: clustered, depth: depth, seed: maphash.MakeSeed()}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
 	for i := range h.shards {
 		sh := &shard{h: h, rooms: make(map[string]*room), ch: make(chan *nats.Msg, shardChanSize)}
 		h.shards[i] = sh
-		h.wg.Add(1)
-		go sh.run()
+		h.goroutine(sh.run)
 	}
 	return h
+}
+
+// goroutine runs f on a goroutine the hub waits for when it stops; it
+// reports false (and does not run f) once the hub is stopping.
+func (h *hub) goroutine(f func()) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		f()
+	}()
+	return true
 }
 
 func (h *hub) shard(driver string) *shard {
 	return h.shards[maphash.String(h.seed, driver)%hubShards]
 }
 
-// stop unsubscribes every room and waits for the shard goroutines.
+// stop unsubscribes every room, cancels room setups and fills, and waits for
+// every goroutine of the hub.
 func (h *hub) stop() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.cancel()
 	for _, sh := range h.shards {
 		sh.mu.Lock()
 		for d, r := range sh.rooms {
+			r.closed = true
 			if r.sub != nil {
 				r.sub.Unsubscribe()
 				h.subs.Add(-1)
@@ -111,7 +182,6 @@ func (h *hub) stop() {
 		}
 		sh.mu.Unlock()
 	}
-	close(h.quit)
 	h.wg.Wait()
 }
 
@@ -125,13 +195,40 @@ func (h *hub) rooms() int {
 	return n
 }
 
+// observe records a stream sequence known from a trusted source.
+func (h *hub) observe(seq uint64) {
+	for {
+		k := h.known.Load()
+		if seq <= k || h.known.CompareAndSwap(k, seq) {
+			break
+		}
+	}
+	now := time.Now()
+	h.rateMu.Lock()
+	if h.rateAt.IsZero() {
+		h.rateAt, h.rateSeq = now, seq
+	} else if d := now.Sub(h.rateAt); d >= time.Second {
+		k := h.known.Load()
+		h.ratePerS.Store(uint64(float64(k-min(k, h.rateSeq)) / d.Seconds()))
+		h.rateAt, h.rateSeq = now, k
+	}
+	h.rateMu.Unlock()
+}
+
+// plausible reports whether a live fix's sequence is within what the stream
+// can hold: at most a few seconds of its recent growth beyond the newest
+// sequence known from trusted sources.
+func (h *hub) plausible(seq uint64) bool {
+	slack := max(10_000, 5*h.ratePerS.Load())
+	return seq <= h.known.Load()+slack
+}
+
 func (sh *shard) run() {
-	defer sh.h.wg.Done()
 	for {
 		select {
 		case m := <-sh.ch:
 			sh.deliver(m)
-		case <-sh.h.quit:
+		case <-sh.h.ctx.Done():
 			return
 		}
 	}
@@ -153,31 +250,47 @@ func (sh *shard) acquire(driver string) *room {
 		} else {
 			r.sub = sub
 			sh.h.subs.Add(1)
-			// The server must have the subscription before history is read,
-			// or a fix stored in between would be neither read nor received.
-			// In a cluster the stream leader, which republishes, must have it
-			// too: a round trip to the leader ensures that.
-			go func() {
-				r.err = sh.h.nc.FlushTimeout(5 * time.Second)
-				if r.err == nil && sh.h.n.clustered() {
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					r.leaderSeq, r.err = sh.h.n.leaderLast(ctx, driver)
-					cancel()
-				}
+			if !sh.h.goroutine(func() { sh.h.prepare(r) }) {
+				r.err = errRoomClosed
 				close(r.ready)
-			}()
+			}
 		}
 	}
 	r.refs++
 	return r
 }
 
-// release drops one reference; the last one removes the room.
+// prepare makes sure the server has a new room's subscription before history
+// is read, or a fix stored in between would be neither read nor received. In
+// a cluster the stream leader, which republishes, must have it too: a round
+// trip to the leader ensures that, and tells the driver's newest fix.
+func (h *hub) prepare(r *room) {
+	defer close(r.ready)
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	if err := h.nc.FlushWithContext(ctx); err != nil {
+		r.err = fmt.Errorf("subscribe to %s: %w", LiveSubject(r.driver), err)
+		return
+	}
+	if h.clustered {
+		seq, err := h.reader.LeaderLast(ctx, r.driver)
+		if err != nil {
+			r.err = err
+			return
+		}
+		r.leaderSeq = seq
+		h.observe(seq)
+	}
+}
+
+// release drops one reference; the last one removes the room. The shard's
+// lock is held.
 func (sh *shard) release(r *room) {
 	r.refs--
 	if r.refs > 0 {
 		return
 	}
+	r.closed = true
 	if sh.rooms[r.driver] == r {
 		delete(sh.rooms, r.driver)
 	}
@@ -213,58 +326,64 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 	sh.mu.Lock()
 	newest := max(r.lastSeq, r.leaderSeq)
 	sh.mu.Unlock()
-	if last, err := h.n.fetchLast(ctx, driver); err != nil {
+	if last, ok, err := h.reader.Last(ctx, driver); err != nil {
 		return fail(err)
-	} else if len(last) > 0 {
-		newest = max(newest, last[0].seq)
+	} else if ok {
+		h.observe(last.Seq)
+		newest = max(newest, last.Seq)
 	}
 
 	// History is read until it reaches newest: a lagging replica, or one
 	// whose node is shutting down (its store closed, it answers "not
 	// found"), must not make fixes look absent. A watcher's cursor never
 	// moves past what it was given, except to skip history it did not ask
-	// for.
-	depth := h.n.cfg.History
+	// for. A resume at the head reads nothing.
 	w := &watch{c: c, room: r}
-	var replay []storedFix
+	var replay []fixstream.Fix
 	var err error
 	if o.Since != nil {
 		w.lastSeq = min(*o.Since, newest) // a cursor from elsewhere must not hide live fixes
-		replay, err = h.readUntil(ctx, newest, func() ([]storedFix, error) { return h.n.fetchAfter(ctx, driver, w.lastSeq, depth) })
+		if w.lastSeq < newest {
+			replay, err = h.readUntil(ctx, newest, func() ([]fixstream.Fix, error) { return h.reader.After(ctx, driver, w.lastSeq, h.depth) })
+		}
 	} else {
 		k := 1
 		if o.History != nil {
-			k = min(*o.History, depth)
+			k = min(*o.History, h.depth)
 		}
 		w.lastSeq = newest
-		if k > 0 {
-			replay, err = h.readUntil(ctx, newest, func() ([]storedFix, error) { return h.n.fetchTail(ctx, driver, k) })
+		if k > 0 && newest > 0 {
+			replay, err = h.readUntil(ctx, newest, func() ([]fixstream.Fix, error) { return h.reader.Tail(ctx, driver, k, h.depth) })
 		}
 	}
 	if err != nil {
 		return fail(err)
 	}
-	if len(replay) > 0 {
-		w.lastSeq = max(w.lastSeq, replay[len(replay)-1].seq)
+	// What was stored after newest is live, not history: the room delivers it.
+	for len(replay) > 0 && replay[len(replay)-1].Seq > newest {
+		replay = replay[:len(replay)-1]
 	}
-
+	if len(replay) > 0 {
+		h.observe(replay[len(replay)-1].Seq)
+		w.lastSeq = max(w.lastSeq, replay[len(replay)-1].Seq)
+	}
 	frames := appendFrames(make([]frame, 0, len(replay)+2), replay, true)
 	replayed := len(frames)
 
 	// Fixes the room delivered live while history was read are fetched too.
-	var caughtUp []storedFix
+	var caughtUp []fixstream.Fix
 	sh.mu.Lock()
-	for r.lastSeq > w.lastSeq {
+	for r.lastSeq > w.lastSeq && !r.closed {
 		target, after := r.lastSeq, w.lastSeq
 		sh.mu.Unlock()
-		more, err := h.readUntil(ctx, target, func() ([]storedFix, error) { return h.n.fetchAfter(ctx, driver, after, depth) })
+		more, err := h.readUntil(ctx, target, func() ([]fixstream.Fix, error) { return h.reader.After(ctx, driver, after, h.depth) })
 		if err != nil {
 			return fail(err)
 		}
 		for _, f := range more {
-			if f.seq <= target {
+			if f.Seq <= target {
 				caughtUp = append(caughtUp, f)
-				w.lastSeq = f.seq
+				w.lastSeq = f.Seq
 			}
 		}
 		if w.lastSeq < target { // a replica lagging for longer than readUntil waits
@@ -272,6 +391,10 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 			w.lastSeq = target
 		}
 		sh.mu.Lock()
+	}
+	if r.closed {
+		sh.mu.Unlock()
+		return fail(errRoomClosed)
 	}
 	frames = appendFrames(frames, caughtUp, false)
 	frames = append(frames, frame{data: mobileproto.EncodeTracking(mobileproto.Tracking{
@@ -286,25 +409,23 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 	return w, nil
 }
 
-// appendFrames appends the receive-location frames of stored fixes,
-// skipping payloads no node wrote.
-func appendFrames(frames []frame, fixes []storedFix, replay bool) []frame {
-	for _, f := range fixes {
-		if data, err := mobileproto.AppendReceiveLocation(nil, f.data, f.seq, replay); err == nil {
-			frames = append(frames, frame{data: data})
-		}
+// appendFrames appends the receive-location frames of stored fixes.
+func appendFrames(frames []frame, fixes []fixstream.Fix, replay bool) []frame {
+	for i := range fixes {
+		l := mobileproto.Location{Record: fixes[i].Record, Cursor: fixes[i].Seq, Replay: replay}
+		frames = append(frames, frame{data: mobileproto.AppendReceiveLocation(make([]byte, 0, 224), &l)})
 	}
 	return frames
 }
 
-// readUntil calls read until its last fix reaches newest, for up to two
-// seconds, and returns the most complete answer. Every read from the stream
+// readUntil calls read until its last fix reaches newest, for up to
+// fillWait, and returns the most complete answer. Every read from the stream
 // that must reach a sequence known to exist (history, catching up with the
 // live path, filling a gap) goes through it: a lagging replica, or one whose
 // node is stopping, may answer with less.
-func (h *hub) readUntil(ctx context.Context, newest uint64, read func() ([]storedFix, error)) ([]storedFix, error) {
-	deadline := time.Now().Add(2 * time.Second)
-	var best []storedFix
+func (h *hub) readUntil(ctx context.Context, newest uint64, read func() ([]fixstream.Fix, error)) ([]fixstream.Fix, error) {
+	deadline := time.Now().Add(fillWait)
+	var best []fixstream.Fix
 	for {
 		fixes, err := read()
 		if err != nil {
@@ -313,7 +434,7 @@ func (h *hub) readUntil(ctx context.Context, newest uint64, read func() ([]store
 		if len(fixes) >= len(best) {
 			best = fixes
 		}
-		if newest == 0 || (len(best) > 0 && best[len(best)-1].seq >= newest) || time.Now().After(deadline) {
+		if newest == 0 || (len(best) > 0 && best[len(best)-1].Seq >= newest) || time.Now().After(deadline) {
 			return best, nil
 		}
 		select {
@@ -330,7 +451,7 @@ func (h *hub) untrack(w *watch) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	r := w.room
-	if w.idx < len(r.watches) && r.watches[w.idx] == w {
+	if w.idx >= 0 && w.idx < len(r.watches) && r.watches[w.idx] == w {
 		last := len(r.watches) - 1
 		r.watches[w.idx] = r.watches[last]
 		r.watches[w.idx].idx = w.idx
@@ -341,80 +462,237 @@ func (h *hub) untrack(w *watch) {
 	sh.release(r)
 }
 
-// deliver handles one live fix from the shard's channel.
+// deliver handles one message from the shard's channel: it validates it
+// outside the lock, then fans it out, or queues it behind a running fill, or
+// starts a fill.
 func (sh *shard) deliver(m *nats.Msg) {
-	seq, err := strconv.ParseUint(m.Header.Get(fixstream.SequenceHeader), 10, 64)
+	h := sh.h
+	driver := fixstream.DriverOf(m.Subject)
+	lf, err := parseLive(driver, m)
 	if err != nil {
-		return // not republished by the stream
+		h.reject(driver, err)
+		return
 	}
-	prev, _ := strconv.ParseUint(m.Header.Get(fixstream.LastSequenceHeader), 10, 64)
-	driver := m.Subject[len(LiveSubjectPrefix):]
-
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	r := sh.rooms[driver]
 	if r == nil || r.sub != m.Sub {
 		return
 	}
-	// Which watchers miss the previous fix of this driver?
-	from, gap := uint64(0), false
+	if r.filling {
+		r.queue(lf)
+		return
+	}
+	sh.process(r, lf)
+}
+
+// parseLive validates a live message: a republished fix of driver with its
+// sequence, the sequence of the driver's previous fix below it, and a valid
+// record of that driver.
+func parseLive(driver string, m *nats.Msg) (liveFix, error) {
+	if driver == "" {
+		return liveFix{}, fmt.Errorf("subject %q names no valid driver", m.Subject)
+	}
+	seq, err := strconv.ParseUint(m.Header.Get(fixstream.SequenceHeader), 10, 64)
+	if err != nil || seq == 0 {
+		return liveFix{}, fmt.Errorf("bad %s header %.40q", fixstream.SequenceHeader, m.Header.Get(fixstream.SequenceHeader))
+	}
+	var prev uint64
+	if v := m.Header.Get(fixstream.LastSequenceHeader); v != "" {
+		if prev, err = strconv.ParseUint(v, 10, 64); err != nil || prev >= seq {
+			return liveFix{}, fmt.Errorf("bad %s header %.40q for sequence %d", fixstream.LastSequenceHeader, v, seq)
+		}
+	}
+	rec, err := location.Decode(m.Data)
+	if err != nil {
+		return liveFix{}, err
+	}
+	if rec.Driver != driver {
+		return liveFix{}, fmt.Errorf("record of driver %q on %s", rec.Driver, m.Subject)
+	}
+	return liveFix{seq: seq, prev: prev, rec: rec}, nil
+}
+
+// reject counts a message dropped from the bus and logs the first ten and
+// then every thousandth, so a flood cannot flood the log too.
+func (h *hub) reject(driver string, err error) {
+	n := h.rejected.Add(1)
+	if n <= 10 || n%1000 == 0 {
+		h.log.Warn("dropped an invalid message from the bus", "driver", driver, "err", err, "dropped_total", n)
+	}
+}
+
+// process fans lf out, or starts a fill first when it reveals a gap or its
+// sequence needs checking. The shard's lock is held and no fill runs.
+func (sh *shard) process(r *room, lf liveFix) {
+	from, upTo, ok := sh.needsFill(r, lf)
+	if !ok {
+		r.fanout(sh.h, lf)
+		return
+	}
+	r.filling = true
+	r.backlog = append(r.backlog[:0], lf)
+	if !sh.h.goroutine(func() { sh.fill(r, from, upTo) }) {
+		r.filling = false
+		r.backlog = r.backlog[:0]
+	}
+}
+
+// needsFill says whether lf must wait for a read of the stream: when some
+// watcher has not had the driver's previous fix (a gap), or when lf's
+// sequence is beyond what the stream is known to hold (it is checked
+// against the stream). The read is of the fixes after from up to upTo.
+func (sh *shard) needsFill(r *room, lf liveFix) (from, upTo uint64, ok bool) {
+	gap := false
 	for _, w := range r.watches {
-		if w.lastSeq < seq && prev > w.lastSeq {
+		if w.lastSeq < lf.seq && lf.prev > w.lastSeq {
 			if !gap || w.lastSeq < from {
 				from = w.lastSeq
 			}
 			gap = true
 		}
 	}
-	if gap {
-		sh.fill(r, from, prev)
+	if !sh.h.plausible(lf.seq) {
+		if !gap {
+			from = r.lastSeq
+			for _, w := range r.watches {
+				from = min(from, w.lastSeq)
+			}
+		}
+		return from, lf.seq, true
 	}
-	r.fanout(sh.h, m.Data, seq)
+	return from, lf.prev, gap
 }
 
-// fill delivers the driver's stored fixes after from up to and including
-// upTo.
-func (sh *shard) fill(r *room, from, upTo uint64) {
-	h := sh.h
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	fixes, err := h.readUntil(ctx, upTo, func() ([]storedFix, error) { return h.n.fetchAfter(ctx, r.driver, from, h.n.cfg.History) })
-	for _, f := range fixes {
-		if f.seq > upTo {
-			break
-		}
-		r.fanout(h, f.data, f.seq)
-		from = f.seq
-	}
-	if from < upTo {
-		h.gapsLost.Add(1)
-		h.n.log.Warn("could not fill a gap in a driver's fixes", "driver", r.driver, "after", from, "upto", upTo, "err", err)
+// queue keeps lf until the running fill has finished; a full backlog drops
+// it, and the fill then reads it from the stream.
+func (r *room) queue(lf liveFix) {
+	if len(r.backlog) < maxBacklog {
+		r.backlog = append(r.backlog, lf)
 		return
 	}
-	h.gapFills.Add(1)
+	r.overflow = max(r.overflow, lf.seq)
+}
+
+// fill reads the driver's stored fixes after from up to and including upTo
+// from the stream, outside every lock, fans them out, then works through the
+// backlog that gathered meanwhile, reading again for any further gap.
+func (sh *shard) fill(r *room, from, upTo uint64) {
+	h := sh.h
+	for {
+		fixes, verdict := h.readGap(r.driver, from, upTo)
+		sh.mu.Lock()
+		if r.closed {
+			sh.mu.Unlock()
+			return
+		}
+		for _, f := range fixes {
+			if f.Seq > upTo {
+				break
+			}
+			r.fanout(h, liveFix{seq: f.Seq, rec: f.Record})
+			from = f.Seq
+		}
+		switch {
+		case from >= upTo:
+			h.gapFills.Add(1)
+		case verdict != nil:
+			h.gapsLost.Add(1)
+			h.log.Warn("could not fill a gap in a driver's fixes", "driver", r.driver, "after", from, "upto", upTo, "err", verdict)
+		}
+		if r.overflow > 0 { // live fixes dropped from a full backlog: read them too
+			from, upTo, r.overflow = r.lastSeq, r.overflow, 0
+			sh.mu.Unlock()
+			continue
+		}
+		again := false
+		for len(r.backlog) > 0 {
+			lf := r.backlog[0]
+			if lf.seq <= upTo && !h.plausible(lf.seq) {
+				// The read covered its sequence and the stream does not
+				// hold it for this driver: forged.
+				h.reject(r.driver, fmt.Errorf("live fix claims sequence %d, which the stream does not hold", lf.seq))
+				r.backlog = r.backlog[1:]
+				continue
+			}
+			if f, u, ok := sh.needsFill(r, lf); ok && u > r.lastSeq {
+				from, upTo, again = f, u, true
+				break
+			}
+			r.backlog = r.backlog[1:]
+			r.fanout(h, lf)
+		}
+		if !again {
+			r.filling = false
+			r.backlog = r.backlog[:0]
+			sh.mu.Unlock()
+			return
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// readGap reads the driver's fixes after from, until it reaches upTo or
+// fillWait passes. When the first read falls short it asks the stream
+// leader whether upTo can exist for this driver at all: a live message may
+// claim a previous fix or a sequence that no one stored (a forged or
+// corrupted message), and waiting for it would only stall the driver's
+// riders. verdict says why the read fell short.
+func (h *hub) readGap(driver string, from, upTo uint64) (fixes []fixstream.Fix, verdict error) {
+	ctx, cancel := context.WithTimeout(h.ctx, fillWait+time.Second)
+	defer cancel()
+	read := func() ([]fixstream.Fix, error) { return h.reader.After(ctx, driver, from, h.depth) }
+	fixes, err := read()
+	if err != nil {
+		return nil, err
+	}
+	reached := func() bool { return len(fixes) > 0 && fixes[len(fixes)-1].Seq >= upTo }
+	if len(fixes) > 0 {
+		h.observe(fixes[len(fixes)-1].Seq)
+	}
+	if reached() {
+		return fixes, nil
+	}
+	leader, err := h.reader.LeaderLast(ctx, driver)
+	if err != nil {
+		return fixes, err
+	}
+	h.observe(leader)
+	if leader < upTo {
+		// Nothing to wait for: the stream's newest fix of this driver is
+		// older. Deliver what exists up to it.
+		if leader > 0 && (len(fixes) == 0 || fixes[len(fixes)-1].Seq < leader) {
+			fixes, _ = h.readUntil(ctx, leader, read)
+		}
+		return fixes, fmt.Errorf("the stream holds nothing of this driver at %d (its newest is %d)", upTo, leader)
+	}
+	more, err := h.readUntil(ctx, upTo, read)
+	if len(more) >= len(fixes) {
+		fixes = more
+	}
+	if err == nil && !reached() {
+		err = errors.New("the local replica did not catch up in time")
+	}
+	return fixes, err
 }
 
 // fanout queues one fix to every watcher that has not had it yet, encoding
-// the frame once for all of them.
-func (r *room) fanout(h *hub, data []byte, seq uint64) {
+// the frame once for all of them. The shard's lock is held.
+func (r *room) fanout(h *hub, lf liveFix) {
 	var buf []byte
 	n := 0
 	for _, w := range r.watches {
-		if w.lastSeq >= seq {
+		if w.lastSeq >= lf.seq {
 			continue
 		}
 		if buf == nil {
-			var err error
-			if buf, err = mobileproto.AppendReceiveLocation(make([]byte, 0, len(data)+48), data, seq, false); err != nil {
-				return
-			}
+			l := mobileproto.Location{Record: lf.rec, Cursor: lf.seq, Prev: lf.prev}
+			buf = mobileproto.AppendReceiveLocation(make([]byte, 0, 224), &l)
 		}
-		w.lastSeq = seq
+		w.lastSeq = lf.seq
 		w.c.out.push(&w.lane, frame{data: buf, live: true})
 		n++
 	}
-	if seq > r.lastSeq {
-		r.lastSeq = seq
-	}
+	r.lastSeq = max(r.lastSeq, lf.seq)
 	h.delivered.Add(uint64(n))
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rtls-io/rtls/internal/fixstream"
+	"github.com/rtls-io/rtls/internal/natsmux"
 	"github.com/rtls-io/rtls/mobileproto"
 )
 
@@ -33,6 +35,10 @@ var (
 type Node struct {
 	cfg Config
 	log *slog.Logger
+	// base ends when the node shuts down; every request that waits derives
+	// its context from it.
+	base       context.Context
+	cancelBase context.CancelFunc
 
 	started  atomic.Bool
 	stopped  atomic.Bool
@@ -42,7 +48,8 @@ type Node struct {
 	srv      *server.Server
 	nc       *nats.Conn
 	js       jetstream.JetStream
-	mux      *respMux
+	mux      *natsmux.Mux
+	reader   *fixstream.Reader
 	pub      *publisher
 	hub      *hub
 	upgrader websocket.Upgrader
@@ -76,6 +83,7 @@ func New(cfg Config) (*Node, error) {
 		connSet:      make(map[*conn]struct{}),
 		shutdownDone: make(chan struct{}),
 	}
+	n.base, n.cancelBase = context.WithCancel(context.Background())
 	n.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   1024,
@@ -140,13 +148,19 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if n.js, err = jetstream.New(n.nc); err != nil {
 		return fmt.Errorf("node %s: jetstream: %w", n.cfg.Name, err)
 	}
-	if n.mux, err = newRespMux(n.nc); err != nil {
+	if n.mux, err = natsmux.New(n.nc); err != nil {
 		return fmt.Errorf("node %s: reply subscription: %w", n.cfg.Name, err)
+	}
+	n.reader, err = fixstream.NewReader(n.nc, fixstream.OnReject(func(driver string, err error) {
+		n.log.Warn("dropped an invalid message read from the stream", "driver", driver, "err", err)
+	}))
+	if err != nil {
+		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
 	}
 	// A publish lost while the stream changes leader gets no answer at all; a
 	// retry (same message id, so stored once) after half a second recovers it.
 	n.pub = newPublisher(n.nc, n.mux, 500*time.Millisecond, n.cfg.PublishTimeout)
-	n.hub = newHub(n)
+	n.hub = newHub(n.log, n.nc, n.reader, n.clustered(), n.cfg.History)
 	if err := n.listenHTTP(); err != nil {
 		return err
 	}
@@ -399,14 +413,18 @@ func (n *Node) stopAll(ctx context.Context) error {
 		n.conns.Wait()
 		errs = append(errs, fmt.Errorf("closing connections: %w", err))
 	}
+	n.cancelBase()
 	if n.hub != nil {
 		n.hub.stop()
 	}
 	if n.pub != nil {
 		n.pub.stop()
 	}
+	if n.reader != nil {
+		n.reader.Close()
+	}
 	if n.mux != nil {
-		n.mux.close()
+		n.mux.Close()
 	}
 	if n.nc != nil {
 		n.nc.Close()

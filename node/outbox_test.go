@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rtls-io/rtls/location"
 )
 
 func liveFrame(_ testing.TB, s string) frame {
@@ -91,13 +93,16 @@ func BenchmarkRoomFanout1000(b *testing.B) {
 		w := &watch{c: c, room: r, idx: i}
 		r.watches = append(r.watches, w)
 	}
-	data := []byte(`{"driver":"d-1","latitude":12.9716,"longitude":77.5946,"seq":42,"ts":1764412800000,"speed":8.25,"time":1764412800321,"node":"n1"}`)
+	rec, err := location.Decode([]byte(`{"driver":"d-1","latitude":12.9716,"longitude":77.5946,"seq":42,"ts":1764412800000,"speed":8.25,"time":1764412800321,"node":"n1"}`))
+	if err != nil {
+		b.Fatal(err)
+	}
 	var buf []frame
 	b.ReportAllocs()
 	seq := uint64(0)
 	for b.Loop() {
 		seq++
-		r.fanout(h, data, seq)
+		r.fanout(h, liveFix{seq: seq, prev: seq - 1, rec: rec})
 		for _, w := range r.watches {
 			buf, _ = w.c.out.take(buf[:0])
 		}

@@ -3,10 +3,13 @@ package node
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/rtls-io/rtls/internal/natsmux"
 )
 
 // pubAck is JetStream's answer to a publish.
@@ -23,6 +26,7 @@ type pubAck struct {
 
 // Errors a publish can end with.
 var (
+	errBadAck         = errors.New("node: unreadable publish ack")
 	errPublishTimeout = errors.New("node: fix not stored in time")
 	errPublishClosed  = errors.New("node: publisher stopped")
 )
@@ -41,7 +45,7 @@ func (e *jsError) Error() string { return "jetstream: " + e.Description }
 // the same Nats-Msg-Id (so it is stored once) until the total timeout.
 type publisher struct {
 	nc      *nats.Conn
-	mux     *respMux
+	mux     *natsmux.Mux
 	attempt time.Duration
 	total   time.Duration
 
@@ -62,7 +66,7 @@ type pubReq struct {
 	done     func(pubAck, error)
 }
 
-func newPublisher(nc *nats.Conn, mux *respMux, attempt, total time.Duration) *publisher {
+func newPublisher(nc *nats.Conn, mux *natsmux.Mux, attempt, total time.Duration) *publisher {
 	p := &publisher{
 		nc:      nc,
 		mux:     mux,
@@ -88,11 +92,11 @@ func (p *publisher) publish(subject, msgID string, data []byte, done func(pubAck
 		retryAt:  now.Add(p.attempt),
 		done:     done,
 	}
-	r.msg.Reply, r.token = p.mux.register(func(m *nats.Msg) { p.onReply(r, m) })
+	r.msg.Reply, r.token = p.mux.Register(func(m *nats.Msg) { p.onReply(r, m) })
 	p.mu.Lock()
 	if p.stopped {
 		p.mu.Unlock()
-		p.mux.release(r.token)
+		p.mux.Release(r.token)
 		done(pubAck{}, errPublishClosed)
 		return
 	}
@@ -114,7 +118,7 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 	err := json.Unmarshal(m.Data, &ack)
 	switch {
 	case err != nil:
-		err = errors.New("node: unreadable publish ack: " + err.Error())
+		err = fmt.Errorf("%w: %w", errBadAck, err)
 	case ack.Error != nil:
 		if ack.Error.Code == 503 {
 			p.mu.Lock()
@@ -139,7 +143,7 @@ func (p *publisher) finish(r *pubReq) bool {
 	}
 	p.mu.Unlock()
 	if ok {
-		p.mux.release(r.token)
+		p.mux.Release(r.token)
 	}
 	return ok
 }

@@ -1,7 +1,10 @@
 // Package fixstream names the JetStream stream and the subjects that carry
-// drivers' fixes. The node writes them; back-ends such as the dashboard read
-// them. Driver ids are single subject tokens (mobileproto.ValidID), used as-is.
+// drivers' fixes, and reads them back (Reader). The node writes them;
+// back-ends such as the dashboard read them. Driver ids are single subject
+// tokens (location.ValidID), used as-is.
 package fixstream
+
+import "github.com/rtls-io/rtls/location"
 
 const (
 	// StreamName is the stream that keeps every driver's recent fixes.
@@ -17,6 +20,8 @@ const (
 	// LastSequenceHeader carries the sequence of the driver's previous fix
 	// (0 for its first), so a reader detects a gap without a round trip.
 	LastSequenceHeader = "Nats-Last-Sequence"
+	// SubjectHeader carries the subject a message was stored on.
+	SubjectHeader = "Nats-Subject"
 	// TimeStampHeader carries the time the stream stored the fix (RFC 3339).
 	TimeStampHeader = "Nats-Time-Stamp"
 )
@@ -28,11 +33,13 @@ func LocationSubject(driver string) string { return LocationPrefix + driver }
 func LiveSubject(driver string) string { return LivePrefix + driver }
 
 // DriverOf returns the driver id of a location or live subject, or "" when
-// subject is neither.
+// subject is neither or its last token is not a valid driver id.
 func DriverOf(subject string) string {
 	for _, p := range [...]string{LivePrefix, LocationPrefix} {
 		if len(subject) > len(p) && subject[:len(p)] == p {
-			return subject[len(p):]
+			if d := subject[len(p):]; location.ValidID(d) {
+				return d
+			}
 		}
 	}
 	return ""

@@ -1,4 +1,9 @@
-package node
+// Package natsmux routes replies to many concurrent requests through one
+// wildcard inbox subscription, the way nats.go's own request multiplexer
+// does, but with a handler per request, so that a request may get several
+// replies (a batched direct get) and handlers run without a goroutine per
+// request. The node's publisher and the stream reader share it.
+package natsmux
 
 import (
 	"strconv"
@@ -8,11 +13,10 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// respMux routes replies to many concurrent requests through one wildcard
-// inbox subscription, the way nats.go's own request multiplexer does, but it
-// keeps a handler per request so that a request may get several replies (a
-// batch direct get) and so that handlers run without a goroutine per request.
-type respMux struct {
+// Mux is one wildcard inbox subscription dispatching replies by token. Its
+// methods are safe for concurrent use; handlers run on the subscription's
+// delivery goroutine and must not block.
+type Mux struct {
 	prefix string
 	sub    *nats.Subscription
 
@@ -21,8 +25,10 @@ type respMux struct {
 	handlers map[uint64]func(*nats.Msg)
 }
 
-func newRespMux(nc *nats.Conn) (*respMux, error) {
-	m := &respMux{
+// New subscribes to a fresh inbox prefix of nc (nc's custom inbox prefix,
+// if it has one, so that permissions can keep others from reading it).
+func New(nc *nats.Conn) (*Mux, error) {
+	m := &Mux{
 		prefix:   nc.NewInbox() + ".",
 		handlers: make(map[uint64]func(*nats.Msg)),
 	}
@@ -39,9 +45,9 @@ func newRespMux(nc *nats.Conn) (*respMux, error) {
 	return m, nil
 }
 
-// register returns a reply subject whose messages are passed to h until
-// release is called with the same token.
-func (m *respMux) register(h func(*nats.Msg)) (reply string, token uint64) {
+// Register returns a reply subject whose messages are passed to h until
+// Release is called with the same token.
+func (m *Mux) Register(h func(*nats.Msg)) (reply string, token uint64) {
 	m.mu.Lock()
 	m.next++
 	token = m.next
@@ -50,13 +56,14 @@ func (m *respMux) register(h func(*nats.Msg)) (reply string, token uint64) {
 	return m.prefix + strconv.FormatUint(token, 36), token
 }
 
-func (m *respMux) release(token uint64) {
+// Release forgets a handler.
+func (m *Mux) Release(token uint64) {
 	m.mu.Lock()
 	delete(m.handlers, token)
 	m.mu.Unlock()
 }
 
-func (m *respMux) dispatch(msg *nats.Msg) {
+func (m *Mux) dispatch(msg *nats.Msg) {
 	token, err := strconv.ParseUint(strings.TrimPrefix(msg.Subject, m.prefix), 36, 64)
 	if err != nil {
 		return
@@ -69,6 +76,7 @@ func (m *respMux) dispatch(msg *nats.Msg) {
 	}
 }
 
-func (m *respMux) close() {
+// Close unsubscribes.
+func (m *Mux) Close() {
 	m.sub.Unsubscribe()
 }
