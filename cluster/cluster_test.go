@@ -46,10 +46,6 @@ func dial(t testing.TB, url string, role mobileproto.Role, id string, opts ...mo
 	return testnode.Dial(t, url, role, id, opts...)
 }
 
-func wsURL(c *cluster.Cluster, i int) string {
-	return "ws://" + c.Config(i).HTTPAddr + mobileproto.Path
-}
-
 func TestRidersOnOtherNodesGetEveryFixInOrder(t *testing.T) {
 	c := clustertest.New(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -57,9 +53,9 @@ func TestRidersOnOtherNodesGetEveryFixInOrder(t *testing.T) {
 	if got := c.Node(0).Config().Replicas; got != 3 {
 		t.Fatalf("stream replicas %d, want 3", got)
 	}
-	driver := dial(t, wsURL(c, 0), mobileproto.RoleDriver, "d-1")
-	r2 := dial(t, wsURL(c, 1), mobileproto.RoleRider, "r-2")
-	r3 := dial(t, wsURL(c, 2), mobileproto.RoleRider, "r-3")
+	driver := dial(t, c.WebSocketURL(0), mobileproto.RoleDriver, "d-1")
+	r2 := dial(t, c.WebSocketURL(1), mobileproto.RoleRider, "r-2")
+	r3 := dial(t, c.WebSocketURL(2), mobileproto.RoleRider, "r-3")
 	for _, r := range []*mobileproto.Client{r2, r3} {
 		if _, err := r.Track(ctx, "d-1", mobileproto.TrackOptions{History: new(int)}); err != nil {
 			t.Fatal(err)
@@ -97,7 +93,7 @@ func TestClientReportsItsStatesAndGivesUp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	states := make(chan mobileproto.State, 100)
-	cl := dial(t, wsURL(c, 0), mobileproto.RoleRider, "r-1",
+	cl := dial(t, c.WebSocketURL(0), mobileproto.RoleRider, "r-1",
 		mobileproto.WithReconnect(mobileproto.ReconnectPolicy{MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, GiveUpAfter: 300 * time.Millisecond}),
 		mobileproto.OnStateChange(func(s mobileproto.State) { states <- s }))
 	if s := cl.State(); s.Kind != mobileproto.StateConnected || s.Node != "n1" {

@@ -5,16 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/rtls-io/rtls/node"
 )
 
 // Cluster is a cluster of nodes running in this process.
 type Cluster struct {
-	cfgs  []node.Config
-	mu    sync.Mutex
-	nodes []*node.Node // nil for a stopped node
+	cfgs    []node.Config
+	members members
+	mu      sync.Mutex
+	nodes   []*node.Node // nil for a stopped node
 }
 
 // Start plans the cluster, starts every node concurrently (JetStream elects
@@ -32,6 +32,9 @@ func Start(ctx context.Context, s Spec) (*Cluster, error) {
 		}
 	}
 	c := &Cluster{cfgs: cfgs, nodes: make([]*node.Node, len(cfgs))}
+	for _, cfg := range cfgs {
+		c.members = append(c.members, member{name: cfg.Name, httpAddr: cfg.HTTPAddr, clientAddr: cfg.ClientAddr})
+	}
 	if err := parallel(len(cfgs), func(i int) error { return c.startNode(ctx, i) }); err != nil {
 		c.Shutdown(context.Background())
 		return nil, err
@@ -67,27 +70,14 @@ func (c *Cluster) Node(i int) *node.Node {
 func (c *Cluster) Config(i int) node.Config { return c.cfgs[i] }
 
 // Index returns the index of the node with the given name, or -1.
-func (c *Cluster) Index(name string) int {
-	for i, cfg := range c.cfgs {
-		if cfg.Name == name {
-			return i
-		}
-	}
-	return -1
-}
+func (c *Cluster) Index(name string) int { return c.members.index(name) }
 
 // WebSocketURLs returns every node's WebSocket URL, comma-separated, for
 // mobileproto.Dial.
-func (c *Cluster) WebSocketURLs() string {
-	s := ""
-	for i, cfg := range c.cfgs {
-		if i > 0 {
-			s += ","
-		}
-		s += "ws://" + cfg.HTTPAddr + "/v1/ws"
-	}
-	return s
-}
+func (c *Cluster) WebSocketURLs() string { return c.members.webSocketURLs() }
+
+// WebSocketURL returns node i\'s WebSocket URL.
+func (c *Cluster) WebSocketURL(i int) string { return c.members.webSocketURL(i) }
 
 // ClientURLs returns every node's NATS client URL.
 func (c *Cluster) ClientURLs() []string {
@@ -100,18 +90,7 @@ func (c *Cluster) ClientURLs() []string {
 
 // StreamLeader returns the index of the node that leads the stream.
 func (c *Cluster) StreamLeader(ctx context.Context) (int, error) {
-	var idx int
-	err := waitFor(ctx, 50*time.Millisecond, func() error {
-		name, err := StreamLeader(ctx, c.runningClientURLs())
-		if err != nil {
-			return err
-		}
-		if idx = c.Index(name); idx < 0 {
-			return fmt.Errorf("cluster: unknown leader %q", name)
-		}
-		return nil
-	})
-	return idx, err
+	return c.members.streamLeader(ctx, c.runningClientURLs)
 }
 
 func (c *Cluster) runningClientURLs() []string {

@@ -26,8 +26,9 @@ type Processes struct {
 	log    io.Writer
 	logMu  sync.Mutex
 
-	mu    sync.Mutex
-	procs []*process
+	mu      sync.Mutex
+	procs   []*process
+	members members
 }
 
 type process struct {
@@ -89,6 +90,7 @@ func startFiles(ctx context.Context, binary string, files []string, log io.Write
 			cfg.HTTPAddr = "127.0.0.1:8080"
 		}
 		ps.procs = append(ps.procs, &process{name: cfg.Name, cfgPath: f, httpAddr: cfg.HTTPAddr, clientAddr: cfg.ClientAddr})
+		ps.members = append(ps.members, member{name: cfg.Name, httpAddr: cfg.HTTPAddr, clientAddr: cfg.ClientAddr})
 	}
 	if err := parallel(len(ps.procs), func(i int) error { return ps.start(ctx, i) }); err != nil {
 		ps.Shutdown(context.Background())
@@ -151,14 +153,7 @@ func (ps *Processes) Size() int { return len(ps.procs) }
 func (ps *Processes) Name(i int) string { return ps.procs[i].name }
 
 // Index returns the index of the node with the given name, or -1.
-func (ps *Processes) Index(name string) int {
-	for i, p := range ps.procs {
-		if p.name == name {
-			return i
-		}
-	}
-	return -1
-}
+func (ps *Processes) Index(name string) int { return ps.members.index(name) }
 
 // PID returns node i's process id, or 0 while it is stopped.
 func (ps *Processes) PID(i int) int {
@@ -187,19 +182,10 @@ func (ps *Processes) Running(i int) bool {
 }
 
 // WebSocketURLs returns every node's WebSocket URL, comma-separated.
-func (ps *Processes) WebSocketURLs() string {
-	var b bytes.Buffer
-	for i, p := range ps.procs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("ws://" + p.httpAddr + "/v1/ws")
-	}
-	return b.String()
-}
+func (ps *Processes) WebSocketURLs() string { return ps.members.webSocketURLs() }
 
 // WebSocketURL returns node i's WebSocket URL.
-func (ps *Processes) WebSocketURL(i int) string { return "ws://" + ps.procs[i].httpAddr + "/v1/ws" }
+func (ps *Processes) WebSocketURL(i int) string { return ps.members.webSocketURL(i) }
 
 // ClientURLs returns the NATS client URLs of the running nodes.
 func (ps *Processes) ClientURLs() []string {
@@ -214,18 +200,7 @@ func (ps *Processes) ClientURLs() []string {
 
 // StreamLeader returns the index of the node that leads the stream.
 func (ps *Processes) StreamLeader(ctx context.Context) (int, error) {
-	var idx int
-	err := waitFor(ctx, 50*time.Millisecond, func() error {
-		name, err := StreamLeader(ctx, ps.ClientURLs())
-		if err != nil {
-			return err
-		}
-		if idx = ps.Index(name); idx < 0 {
-			return fmt.Errorf("cluster: unknown leader %q", name)
-		}
-		return nil
-	})
-	return idx, err
+	return ps.members.streamLeader(ctx, ps.ClientURLs)
 }
 
 // Kill kills node i's process with SIGKILL, as a crash would, and waits

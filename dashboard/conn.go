@@ -3,10 +3,11 @@ package dashboard
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/rtls-io/rtls/internal/commalist"
 )
 
 // DefaultURL is the NATS client URL of a single development node.
@@ -36,15 +37,7 @@ type ConnConfig struct {
 }
 
 // SplitURLs splits a comma-separated list of URLs, dropping empty items.
-func SplitURLs(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func SplitURLs(s string) []string { return commalist.Split(s) }
 
 func (c *ConnConfig) setDefaults() error {
 	if len(c.URLs) == 0 {

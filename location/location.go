@@ -186,3 +186,12 @@ func (r *Record) Validate() *FieldError {
 func inRange(v, lo, hi float64) bool {
 	return !math.IsNaN(v) && v >= lo && v <= hi
 }
+
+// Equal reports whether r and o hold the same values (the optional fields
+// are compared by value, not by pointer).
+func (r Record) Equal(o Record) bool {
+	eq := func(a, b *float64) bool { return (a == nil && b == nil) || (a != nil && b != nil && *a == *b) }
+	return r.Driver == o.Driver && r.Time == o.Time && r.Node == o.Node &&
+		r.Latitude == o.Latitude && r.Longitude == o.Longitude && r.Seq == o.Seq && r.TS == o.TS &&
+		eq(r.Accuracy, o.Accuracy) && eq(r.Speed, o.Speed) && eq(r.Heading, o.Heading)
+}

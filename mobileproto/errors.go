@@ -67,7 +67,13 @@ type Error struct {
 	ID string `json:"id,omitempty"`
 	// Driver is the driver the failed request was about, if any.
 	Driver string `json:"driver,omitempty"`
+	// cause is set on errors the client makes itself (a request whose
+	// connection was lost), for errors.Is.
+	cause error
 }
+
+// Unwrap returns the client-side cause of an error the client made itself.
+func (e *Error) Unwrap() error { return e.cause }
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("mobileproto: %s: %s", e.Code, e.Message)

@@ -59,10 +59,22 @@ const (
 // errRoomClosed ends a track whose room went away (the node is stopping).
 var errRoomClosed = errors.New("node: the driver's room was closed")
 
+// streamReader is what the hub reads from the stream: a *fixstream.Reader,
+// or in benchmarks one that is slow for some drivers.
+type streamReader interface {
+	After(ctx context.Context, driver string, after uint64, limit int) ([]fixstream.Fix, error)
+	Last(ctx context.Context, driver string) (fixstream.Fix, bool, error)
+	Tail(ctx context.Context, driver string, k, depth int) ([]fixstream.Fix, error)
+	LeaderLast(ctx context.Context, driver string) (uint64, error)
+	At(ctx context.Context, driver string, f fixstream.Fix) (bool, error)
+}
+
+var _ streamReader = (*fixstream.Reader)(nil)
+
 type hub struct {
 	log       *slog.Logger
 	nc        *nats.Conn
-	reader    *fixstream.Reader
+	reader    streamReader
 	clustered bool
 	depth     int // fixes kept per driver (Config.History)
 	seed      maphash.Seed
@@ -132,7 +144,7 @@ type watch struct {
 	lane    lane
 }
 
-func newHub(log *slog.Logger, nc *nats.Conn, reader *fixstream.Reader, clustered bool, depth int) *hub {
+func newHub(log *slog.Logger, nc *nats.Conn, reader streamReader, clustered bool, depth int) *hub {
 	h := &hub{log: log, nc: nc, reader: reader, clustered: clustered, depth: depth, seed: maphash.MakeSeed()}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	for i := range h.shards {
@@ -525,14 +537,13 @@ func (h *hub) reject(driver string, err error) {
 // process fans lf out, or starts a fill first when it reveals a gap or its
 // sequence needs checking. The shard's lock is held and no fill runs.
 func (sh *shard) process(r *room, lf liveFix) {
-	from, upTo, ok := sh.needsFill(r, lf)
-	if !ok {
+	if !sh.needsFill(r, lf) {
 		r.fanout(sh.h, lf)
 		return
 	}
 	r.filling = true
 	r.backlog = append(r.backlog[:0], lf)
-	if !sh.h.goroutine(func() { sh.fill(r, from, upTo) }) {
+	if !sh.h.goroutine(func() { sh.fill(r) }) {
 		r.filling = false
 		r.backlog = r.backlog[:0]
 	}
@@ -541,27 +552,17 @@ func (sh *shard) process(r *room, lf liveFix) {
 // needsFill says whether lf must wait for a read of the stream: when some
 // watcher has not had the driver's previous fix (a gap), or when lf's
 // sequence is beyond what the stream is known to hold (it is checked
-// against the stream). The read is of the fixes after from up to upTo.
-func (sh *shard) needsFill(r *room, lf liveFix) (from, upTo uint64, ok bool) {
-	gap := false
+// against the stream before anyone gets it).
+func (sh *shard) needsFill(r *room, lf liveFix) bool {
+	if !sh.h.plausible(lf.seq) {
+		return true
+	}
 	for _, w := range r.watches {
 		if w.lastSeq < lf.seq && lf.prev > w.lastSeq {
-			if !gap || w.lastSeq < from {
-				from = w.lastSeq
-			}
-			gap = true
+			return true
 		}
 	}
-	if !sh.h.plausible(lf.seq) {
-		if !gap {
-			from = r.lastSeq
-			for _, w := range r.watches {
-				from = min(from, w.lastSeq)
-			}
-		}
-		return from, lf.seq, true
-	}
-	return from, lf.prev, gap
+	return false
 }
 
 // queue keeps lf until the running fill has finished; a full backlog drops
@@ -574,106 +575,143 @@ func (r *room) queue(lf liveFix) {
 	r.overflow = max(r.overflow, lf.seq)
 }
 
-// fill reads the driver's stored fixes after from up to and including upTo
-// from the stream, outside every lock, fans them out, then works through the
-// backlog that gathered meanwhile, reading again for any further gap.
-func (sh *shard) fill(r *room, from, upTo uint64) {
+// fill resolves the fix at the head of the backlog (the trigger) outside
+// every lock: it reads the driver's stored fixes the watchers miss before
+// it, or checks it against the stream, fans out what it found, and then
+// works through the backlog that gathered meanwhile, resolving the next
+// trigger the same way.
+func (sh *shard) fill(r *room) {
 	h := sh.h
-	for {
-		fixes, verdict := h.readGap(r.driver, from, upTo)
-		sh.mu.Lock()
-		if r.closed {
+	sh.mu.Lock()
+	for !r.closed {
+		// Fixes dropped from a full backlog are read from the stream first.
+		if r.overflow > 0 {
+			from, upTo := r.readFrom(), r.overflow
+			r.overflow = 0
 			sh.mu.Unlock()
-			return
-		}
-		for _, f := range fixes {
-			if f.Seq > upTo {
-				break
-			}
-			r.fanout(h, liveFix{seq: f.Seq, rec: f.Record})
-			from = f.Seq
-		}
-		switch {
-		case from >= upTo:
-			h.gapFills.Add(1)
-		case verdict != nil:
-			h.gapsLost.Add(1)
-			h.log.Warn("could not fill a gap in a driver's fixes", "driver", r.driver, "after", from, "upto", upTo, "err", verdict)
-		}
-		if r.overflow > 0 { // live fixes dropped from a full backlog: read them too
-			from, upTo, r.overflow = r.lastSeq, r.overflow, 0
-			sh.mu.Unlock()
+			fixes, _ := h.readUntilCtx(r.driver, from, upTo)
+			sh.mu.Lock()
+			r.fanoutStored(h, fixes, upTo)
 			continue
 		}
-		again := false
-		for len(r.backlog) > 0 {
-			lf := r.backlog[0]
-			if lf.seq <= upTo && !h.plausible(lf.seq) {
-				// The read covered its sequence and the stream does not
-				// hold it for this driver: forged.
-				h.reject(r.driver, fmt.Errorf("live fix claims sequence %d, which the stream does not hold", lf.seq))
-				r.backlog = r.backlog[1:]
-				continue
-			}
-			if f, u, ok := sh.needsFill(r, lf); ok && u > r.lastSeq {
-				from, upTo, again = f, u, true
-				break
-			}
+		// Fixes that need nothing are fanned out at once.
+		for len(r.backlog) > 0 && !sh.needsFill(r, r.backlog[0]) {
+			r.fanout(h, r.backlog[0])
 			r.backlog = r.backlog[1:]
-			r.fanout(h, lf)
 		}
-		if !again {
-			r.filling = false
-			r.backlog = r.backlog[:0]
-			sh.mu.Unlock()
-			return
+		if len(r.backlog) == 0 {
+			break
 		}
+		trigger, from := r.backlog[0], r.readFrom()
 		sh.mu.Unlock()
+		fixes, genuine, err := h.resolve(r.driver, trigger, from)
+		sh.mu.Lock()
+		if r.closed {
+			break
+		}
+		if len(r.backlog) == 0 || r.backlog[0].seq != trigger.seq {
+			continue // cannot happen: only this goroutine takes from the backlog
+		}
+		r.backlog = r.backlog[1:]
+		r.fanoutStored(h, fixes, trigger.seq)
+		switch {
+		case !genuine:
+			h.reject(r.driver, fmt.Errorf("live fix at sequence %d is not what the stream holds there: %v", trigger.seq, err))
+		case trigger.prev > r.readFrom():
+			// Genuine, but the fixes before it are gone from the stream
+			// (expired) or could not be read in time: its prev tells the
+			// riders that fixes were skipped.
+			h.gapsLost.Add(1)
+			h.log.Warn("could not fill a gap in a driver's fixes", "driver", r.driver, "after", r.readFrom(), "upto", trigger.prev, "err", err)
+			r.fanout(h, trigger)
+		default:
+			if trigger.prev > from {
+				h.gapFills.Add(1)
+			}
+			r.fanout(h, trigger)
+		}
+	}
+	r.filling = false
+	r.backlog = r.backlog[:0]
+	sh.mu.Unlock()
+}
+
+// readFrom is where a read for the room's watchers starts: after the oldest
+// fix one of them has had. The shard's lock is held.
+func (r *room) readFrom() uint64 {
+	from := r.lastSeq
+	for _, w := range r.watches {
+		from = min(from, w.lastSeq)
+	}
+	return from
+}
+
+// fanoutStored fans out fixes read from the stream, up to and including upTo.
+func (r *room) fanoutStored(h *hub, fixes []fixstream.Fix, upTo uint64) {
+	for _, f := range fixes {
+		if f.Seq > upTo {
+			break
+		}
+		r.fanout(h, liveFix{seq: f.Seq, rec: f.Record})
 	}
 }
 
-// readGap reads the driver's fixes after from, until it reaches upTo or
-// fillWait passes. When the first read falls short it asks the stream
-// leader whether upTo can exist for this driver at all: a live message may
-// claim a previous fix or a sequence that no one stored (a forged or
-// corrupted message), and waiting for it would only stall the driver's
-// riders. verdict says why the read fell short.
-func (h *hub) readGap(driver string, from, upTo uint64) (fixes []fixstream.Fix, verdict error) {
-	ctx, cancel := context.WithTimeout(h.ctx, fillWait+time.Second)
+// resolve reads the driver's stored fixes after from up to the trigger's
+// previous fix (a gap) or up to the trigger itself (a sequence to check),
+// and decides whether the trigger is genuine: the stream holds exactly it
+// at its sequence. A genuine trigger whose previous fixes cannot be read
+// comes back with err saying why.
+func (h *hub) resolve(driver string, trigger liveFix, from uint64) (fixes []fixstream.Fix, genuine bool, err error) {
+	ctx, cancel := context.WithTimeout(h.ctx, fillWait+2*time.Second)
 	defer cancel()
-	read := func() ([]fixstream.Fix, error) { return h.reader.After(ctx, driver, from, h.depth) }
-	fixes, err := read()
-	if err != nil {
-		return nil, err
-	}
-	reached := func() bool { return len(fixes) > 0 && fixes[len(fixes)-1].Seq >= upTo }
-	if len(fixes) > 0 {
-		h.observe(fixes[len(fixes)-1].Seq)
-	}
-	if reached() {
-		return fixes, nil
-	}
-	leader, err := h.reader.LeaderLast(ctx, driver)
-	if err != nil {
-		return fixes, err
-	}
-	h.observe(leader)
-	if leader < upTo {
-		// Nothing to wait for: the stream's newest fix of this driver is
-		// older. Deliver what exists up to it.
-		if leader > 0 && (len(fixes) == 0 || fixes[len(fixes)-1].Seq < leader) {
-			fixes, _ = h.readUntil(ctx, leader, read)
+	check := func() (bool, error) {
+		ok, err := h.reader.At(ctx, driver, fixstream.Fix{Seq: trigger.seq, Record: trigger.rec})
+		if ok {
+			h.observe(trigger.seq)
 		}
-		return fixes, fmt.Errorf("the stream holds nothing of this driver at %d (its newest is %d)", upTo, leader)
+		return ok, err
 	}
-	more, err := h.readUntil(ctx, upTo, read)
-	if len(more) >= len(fixes) {
+	if !h.plausible(trigger.seq) {
+		// Ask before reading: a forged sequence must not cost a wait.
+		if ok, err := check(); !ok {
+			return nil, false, err
+		}
+		fixes, err = h.readUntil(ctx, trigger.seq, func() ([]fixstream.Fix, error) { return h.reader.After(ctx, driver, from, h.depth) })
+		return fixes, true, err
+	}
+	read := func() ([]fixstream.Fix, error) { return h.reader.After(ctx, driver, from, h.depth) }
+	fixes, err = read()
+	if err != nil {
+		return nil, true, err // the stream is unwell, not the message: deliver it
+	}
+	if reached(fixes, trigger.prev) {
+		return fixes, true, nil
+	}
+	// The local replica does not have the previous fix. Either it lags, or
+	// the previous fix is gone (expired), or the trigger is forged: only a
+	// genuine trigger is worth waiting for.
+	if ok, err := check(); !ok {
+		return fixes, false, err
+	}
+	if more, _ := h.readUntil(ctx, trigger.prev, read); len(more) >= len(fixes) {
 		fixes = more
 	}
-	if err == nil && !reached() {
-		err = errors.New("the local replica did not catch up in time")
+	if !reached(fixes, trigger.prev) {
+		return fixes, true, errors.New("the previous fixes are not in the stream (expired) or the replica did not catch up in time")
 	}
-	return fixes, err
+	return fixes, true, nil
+}
+
+func reached(fixes []fixstream.Fix, seq uint64) bool {
+	return len(fixes) > 0 && fixes[len(fixes)-1].Seq >= seq
+}
+
+// readUntilCtx reads the driver's fixes after from until upTo, within the
+// hub's lifetime.
+func (h *hub) readUntilCtx(driver string, from, upTo uint64) ([]fixstream.Fix, error) {
+	ctx, cancel := context.WithTimeout(h.ctx, fillWait+time.Second)
+	defer cancel()
+	return h.readUntil(ctx, upTo, func() ([]fixstream.Fix, error) { return h.reader.After(ctx, driver, from, h.depth) })
 }
 
 // fanout queues one fix to every watcher that has not had it yet, encoding

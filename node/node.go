@@ -304,6 +304,9 @@ type Stats struct {
 	FixesConflated uint64
 	GapsFilled     uint64
 	GapsLost       uint64
+	// BusRejected counts live messages dropped because they were not valid
+	// republished fixes, or not what the stream holds (forged).
+	BusRejected uint64
 }
 
 // Stats returns the node's counters.
@@ -334,6 +337,7 @@ func (n *Node) Stats() Stats {
 		s.FixesReplayed = h.replayed.Load()
 		s.GapsFilled = h.gapFills.Load()
 		s.GapsLost = h.gapsLost.Load()
+		s.BusRejected = h.rejected.Load()
 	}
 	return s
 }

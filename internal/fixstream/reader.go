@@ -165,6 +165,59 @@ func (r *Reader) LeaderLast(ctx context.Context, driver string) (uint64, error) 
 	}
 }
 
+// At asks the stream leader for the message stored at seq and reports
+// whether it is exactly f: a fix of driver with the same record. It is how a
+// live message that claims an unexpected sequence is checked against the
+// stream before anyone gets it; the leader answers, so a lagging replica
+// cannot make a genuine fix look forged.
+func (r *Reader) At(ctx context.Context, driver string, f Fix) (bool, error) {
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	req, _ := json.Marshal(map[string]uint64{"seq": f.Seq})
+	var last error
+	for {
+		actx, acancel := context.WithTimeout(ctx, r.attempt)
+		msg, err := r.nc.RequestWithContext(actx, "$JS.API.STREAM.MSG.GET."+r.stream, req)
+		acancel()
+		if err == nil {
+			var resp struct {
+				Message *struct {
+					Subject string `json:"subject"`
+					Seq     uint64 `json:"seq"`
+					Data    []byte `json:"data"`
+				} `json:"message"`
+				Error *struct {
+					Code        int    `json:"code"`
+					Description string `json:"description"`
+				} `json:"error"`
+			}
+			switch err = json.Unmarshal(msg.Data, &resp); {
+			case err != nil:
+			case resp.Error != nil && resp.Error.Code == 404:
+				return false, nil // nothing stored there (or no longer)
+			case resp.Error != nil && resp.Error.Code == 503:
+				err = fmt.Errorf("%w: %s", errRetry, resp.Error.Description)
+			case resp.Error != nil:
+				return false, fmt.Errorf("%w: %d %s", ErrStream, resp.Error.Code, resp.Error.Description)
+			case resp.Message != nil:
+				if resp.Message.Seq != f.Seq || resp.Message.Subject != LocationSubject(driver) {
+					return false, nil
+				}
+				rec, derr := location.Decode(resp.Message.Data)
+				return derr == nil && rec.Equal(f.Record), nil
+			default:
+				err = fmt.Errorf("stream leader answered %.100q", msg.Data)
+			}
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return false, fmt.Errorf("%w: asking the stream leader: %v", ErrTimeout, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // withDefaultTimeout gives ctx a 5 s deadline when it has none.
 func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {

@@ -13,10 +13,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/rtls-io/rtls/internal/commalist"
 	"github.com/rtls-io/rtls/internal/fleetsim"
 )
 
@@ -47,11 +47,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg.City.Seed = *seed
-	for _, u := range strings.Split(*ws, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			cfg.URLs = append(cfg.URLs, u)
-		}
-	}
+	cfg.URLs = commalist.Split(*ws)
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	fleet, err := fleetsim.Start(ctx, cfg)
 	if err != nil {

@@ -22,10 +22,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/rtls-io/rtls/internal/commalist"
 	"github.com/rtls-io/rtls/node"
 )
 
@@ -167,7 +167,7 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 		cfg.ClusterAddr = *clusterAddr
 	}
 	if set["routes"] {
-		cfg.Routes = splitList(*routes)
+		cfg.Routes = commalist.Split(*routes)
 	}
 	if set["cluster-name"] {
 		cfg.ClusterName = *clusterName
@@ -182,7 +182,7 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 		cfg.MaxAge = *maxAge
 	}
 	if set["allowed-origins"] {
-		cfg.AllowedOrigins = splitList(*origins)
+		cfg.AllowedOrigins = commalist.Split(*origins)
 	}
 	return cfg, level, nil
 }
@@ -202,14 +202,4 @@ func raiseFileLimit() (before, after uint64, ok bool) {
 		}
 	}
 	return before, l.Cur, true
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
