@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/rtls-io/rtls/node"
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 // Cluster is a cluster of nodes running in this process.
@@ -28,7 +29,7 @@ func Start(ctx context.Context, s Spec) (*Cluster, error) {
 	}
 	for i := range cfgs {
 		if cfgs[i].Authenticator == nil {
-			cfgs[i].Authenticator = node.DevAuthenticator()
+			cfgs[i].Authenticator = auth.Dev()
 		}
 	}
 	c := &Cluster{cfgs: cfgs, nodes: make([]*node.Node, len(cfgs))}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -162,7 +163,19 @@ func (c *Client) dialOne(ctx context.Context, i int) (*websocket.Conn, Welcome, 
 	if pu, err := url.Parse(u); err == nil {
 		redacted = pu.Redacted()
 	}
-	ws, resp, err := c.dialer.DialContext(ctx, u, c.opts.header)
+	header := c.opts.header
+	if c.opts.token != nil {
+		tok, err := c.opts.token(ctx)
+		if err != nil {
+			return nil, Welcome{}, fmt.Errorf("%w: token: %w", ErrHandshake, err)
+		}
+		header = header.Clone()
+		if header == nil {
+			header = http.Header{}
+		}
+		header.Set("Authorization", "Bearer "+tok)
+	}
+	ws, resp, err := c.dialer.DialContext(ctx, u, header)
 	if err != nil {
 		if resp != nil {
 			return nil, Welcome{}, fmt.Errorf("%w: %s: HTTP %d", ErrHandshake, redacted, resp.StatusCode)
@@ -318,4 +331,16 @@ func (c *Client) stop(err error) {
 		c.setState(State{Kind: kind, Err: err})
 		close(c.done)
 	})
+}
+
+// RefreshToken gives the connection a fresh token of the same identity
+// before its token expires (see Welcome.Expires), and returns the new
+// expiry. A client that reconnects later uses its WithToken or
+// WithTokenSource token, not this one.
+func (c *Client) RefreshToken(ctx context.Context, token string) (Refreshed, error) {
+	f, err := c.request(ctx, nil, func(id string) []byte { return EncodeRefreshToken(token, id) })
+	if err != nil {
+		return Refreshed{}, err
+	}
+	return f.Refreshed, nil
 }

@@ -13,8 +13,8 @@ import (
 // rawRequest holds the members of a client → node frame that the protocol
 // knows, as they were written; they are interpreted once the type is known.
 type rawRequest struct {
-	typ, id, driver, history, since flatjson.Value
-	fix                             [7]flatjson.Value // latitude … heading, by fixKeys
+	typ, id, driver, history, since, token flatjson.Value
+	fix                                    [7]flatjson.Value // latitude … heading, by fixKeys
 }
 
 var fixKeys = [7]string{"latitude", "longitude", "seq", "ts", "accuracy", "speed", "heading"}
@@ -31,6 +31,8 @@ func (r *rawRequest) member(key string, v flatjson.Value) error {
 		r.history = v
 	case "since":
 		r.since = v
+	case "token":
+		r.token = v
 	default:
 		for i, k := range fixKeys {
 			if k == key {
@@ -129,6 +131,11 @@ func DecodeRequest(data []byte) (Request, *Error) {
 				req.Track.Since = &since
 			}
 		}
+	case TypeRefreshToken:
+		if r.token.Kind != flatjson.String || r.token.Str() == "" {
+			return req, r.annotate(Errorf(CodeBadRequest, "token is required and must be a string"))
+		}
+		req.Token = r.token.Str()
 	default:
 		return req, r.annotate(Errorf(CodeUnknownType, "unknown type %q", truncate(req.Type, 32)))
 	}
@@ -252,6 +259,17 @@ func EncodeError(e *Error) []byte { return encode(TypeError, e) }
 // EncodeTracking returns a tracking frame.
 func EncodeTracking(t Tracking) []byte { return encode(TypeTracking, t) }
 
+// EncodeRefreshed returns a refreshed frame.
+func EncodeRefreshed(r Refreshed) []byte { return encode(TypeRefreshed, r) }
+
+// EncodeRefreshToken returns a refresh-token frame.
+func EncodeRefreshToken(token, id string) []byte {
+	return encode(TypeRefreshToken, struct {
+		Token string `json:"token"`
+		ID    string `json:"id,omitempty"`
+	}{token, id})
+}
+
 // Untracked confirms an untrack-driver.
 type Untracked struct {
 	Driver string `json:"driver"`
@@ -287,6 +305,7 @@ type Frame struct {
 	Location  Location
 	Tracking  Tracking
 	Untracked Untracked
+	Refreshed Refreshed
 	Error     Error
 }
 
@@ -304,6 +323,7 @@ type rawFrame struct {
 	Replayed  int    `json:"replayed"`
 	Code      Code   `json:"code"`
 	Message   string `json:"message"`
+	Expires   int64  `json:"expires"`
 }
 
 // DecodeFrame decodes one node → client frame.
@@ -315,7 +335,7 @@ func DecodeFrame(data []byte) (Frame, error) {
 	f := Frame{Type: r.Type}
 	switch r.Type {
 	case TypeWelcome:
-		f.Welcome = Welcome{Version: r.Version, Node: r.Node, Role: r.Role, Client: r.Client, History: r.History, MaxFrame: r.MaxFrame}
+		f.Welcome = Welcome{Version: r.Version, Node: r.Node, Role: r.Role, Client: r.Client, History: r.History, MaxFrame: r.MaxFrame, Expires: r.Expires}
 	case TypeAck:
 		f.Ack = Ack{Seq: r.Seq, Cursor: r.Cursor, Duplicate: r.Duplicate}
 	case TypeReceiveLocation:
@@ -324,6 +344,8 @@ func DecodeFrame(data []byte) (Frame, error) {
 		f.Tracking = Tracking{Driver: r.Driver, ID: r.ID, Replayed: r.Replayed, Cursor: r.Cursor}
 	case TypeUntracked:
 		f.Untracked = Untracked{Driver: r.Driver, ID: r.ID}
+	case TypeRefreshed:
+		f.Refreshed = Refreshed{ID: r.ID, Expires: r.Expires}
 	case TypeError:
 		f.Error = Error{Code: r.Code, Message: r.Message, Seq: r.Seq, ID: r.ID, Driver: r.Driver}
 	}

@@ -28,7 +28,7 @@ func (c *Client) run(ws *websocket.Conn) {
 			return
 		}
 		var ce *CloseError
-		if c.opts.reconnect == nil || (errors.As(err, &ce) && !Reconnectable(ce.Code)) {
+		if c.opts.reconnect == nil || (errors.As(err, &ce) && (!Reconnectable(ce.Code) || (ce.Code == CloseTokenExpired && !c.opts.tokenRenews))) {
 			c.stop(err)
 			return
 		}
@@ -91,7 +91,7 @@ func (c *Client) reconnect(cause error) (*websocket.Conn, error) {
 		}
 		last = err
 		var pe *Error
-		if errors.As(err, &pe) && pe.Code == CodeUnauthorized {
+		if errors.As(err, &pe) && (pe.Code == CodeUnauthorized || pe.Code == CodeSessionReplaced || (pe.Code == CodeTokenExpired && !c.opts.tokenRenews)) {
 			return nil, err
 		}
 		if attempt == 1 {
@@ -204,6 +204,8 @@ func (c *Client) readLoop(ws *websocket.Conn) error {
 			c.answer(f.Tracking.ID, f)
 		case TypeUntracked:
 			c.answer(f.Untracked.ID, f)
+		case TypeRefreshed:
+			c.answer(f.Refreshed.ID, f)
 		case TypeReceiveLocation:
 			if !c.accept(&f.Location) {
 				continue

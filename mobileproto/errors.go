@@ -43,6 +43,17 @@ const (
 	CodeUnavailable Code = "unavailable"
 	// CodeInternal: an unexpected failure in the node.
 	CodeInternal Code = "internal"
+	// CodeTokenExpired: the connection's token has expired (or the token
+	// offered has). The node closes with CloseTokenExpired; get a fresh
+	// token and reconnect.
+	CodeTokenExpired Code = "token_expired"
+	// CodeSessionReplaced: the same driver connected again (on this node
+	// or another): the newest connection wins and this one is closed with
+	// CloseSessionReplaced.
+	CodeSessionReplaced Code = "session_replaced"
+	// CodeTooManyConnections: this identity or this address already has as
+	// many connections as a node allows; closed with CloseTooManyConnections.
+	CodeTooManyConnections Code = "too_many_connections"
 )
 
 // Temporary reports whether a request that failed with this code may succeed
@@ -114,16 +125,27 @@ const (
 	// CloseUnauthorized: authentication failed. Reconnecting with the same
 	// credentials will fail again.
 	CloseUnauthorized = 4001
+	// CloseTokenExpired: the token expired (token_expired). Reconnect with
+	// a fresh token.
+	CloseTokenExpired = 4003
 	// CloseSlowClient: the client did not read its acks and errors fast
 	// enough and its bounded queue overflowed. Reconnect.
 	CloseSlowClient = 4008
+	// CloseSessionReplaced: a newer connection of the same driver took over
+	// (session_replaced). Do not reconnect automatically: the app is signed
+	// in elsewhere.
+	CloseSessionReplaced = 4009
+	// CloseTooManyConnections: this identity or address has too many
+	// connections (too_many_connections). Reconnect after a backoff, once
+	// others have closed.
+	CloseTooManyConnections = 4029
 )
 
 // Reconnectable reports whether a client should reconnect after the node
 // closed the socket with code.
 func Reconnectable(code int) bool {
 	switch code {
-	case ClosePolicyViolation, CloseTooLarge, CloseUnauthorized:
+	case ClosePolicyViolation, CloseTooLarge, CloseUnauthorized, CloseSessionReplaced:
 		return false
 	}
 	return true

@@ -14,6 +14,7 @@ const (
 	TypeSendLocation  = "send-location"
 	TypeTrackDriver   = "track-driver"
 	TypeUntrackDriver = "untrack-driver"
+	TypeRefreshToken  = "refresh-token"
 
 	// Node → client.
 	TypeWelcome         = "welcome"
@@ -21,6 +22,7 @@ const (
 	TypeReceiveLocation = "receive-location"
 	TypeTracking        = "tracking"
 	TypeUntracked       = "untracked"
+	TypeRefreshed       = "refreshed"
 	TypeError           = "error"
 )
 
@@ -78,6 +80,17 @@ type Welcome struct {
 	History int `json:"history"`
 	// MaxFrame is the largest frame in bytes the node accepts.
 	MaxFrame int `json:"max_frame"`
+	// Expires is when the connection's token expires, in milliseconds
+	// since the Unix epoch; absent (0) when it does not (development mode).
+	// Send refresh-token with a fresh token before then.
+	Expires int64 `json:"expires,omitempty"`
+}
+
+// Refreshed confirms a refresh-token: the connection now lives until Expires
+// (milliseconds since the Unix epoch).
+type Refreshed struct {
+	ID      string `json:"id,omitempty"`
+	Expires int64  `json:"expires"`
 }
 
 // Tracking confirms a track-driver. It is sent after the replayed fixes and
@@ -115,4 +128,6 @@ type Request struct {
 	Driver string
 	// History and Since of a track-driver.
 	Track TrackOptions
+	// Token of a refresh-token.
+	Token string
 }

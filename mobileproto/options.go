@@ -1,6 +1,7 @@
 package mobileproto
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -25,6 +26,8 @@ type options struct {
 	onError       func(*Error)
 	reconnect     *ReconnectPolicy
 	onState       func(State)
+	token         func(ctx context.Context) (string, error)
+	tokenRenews   bool // token is a source that can give a fresh token
 }
 
 // WithIdentity sets the development-mode identity sent in the URL query
@@ -38,6 +41,34 @@ func WithIdentity(role Role, id string) Option {
 			return fmt.Errorf("%w: invalid id %q", ErrInvalidOption, id)
 		}
 		o.role, o.id = role, id
+		return nil
+	}
+}
+
+// WithToken authenticates with a signed app token, sent as
+// "Authorization: Bearer <token>" on every connection. When the token
+// expires the node closes the connection (token_expired, 4003) and the
+// client stops: use WithTokenSource to get a fresh one, or RefreshToken.
+func WithToken(token string) Option {
+	return func(o *options) error {
+		if token == "" {
+			return fmt.Errorf("%w: empty token", ErrInvalidOption)
+		}
+		o.token = func(context.Context) (string, error) { return token, nil }
+		o.tokenRenews = false
+		return nil
+	}
+}
+
+// WithTokenSource calls f for the token of every connection attempt, so that
+// a client with WithReconnect comes back with a fresh token after its token
+// expired. f must not block for long; its error fails the attempt.
+func WithTokenSource(f func(ctx context.Context) (string, error)) Option {
+	return func(o *options) error {
+		if f == nil {
+			return fmt.Errorf("%w: nil token source", ErrInvalidOption)
+		}
+		o.token, o.tokenRenews = f, true
 		return nil
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 // Storage selects where the LOCATIONS stream keeps its messages.
@@ -64,9 +65,32 @@ type Config struct {
 	// Replicas of the stream. Zero value means min(3, number of nodes).
 	Replicas int
 
-	// Authenticator establishes the identity of each WebSocket connection.
-	// Required: use DevAuthenticator() for the development mode.
-	Authenticator Authenticator
+	// Authenticator establishes the identity of each WebSocket connection:
+	// auth.NewTokens verifies signed tokens (production), auth.Dev() is the
+	// development mode that believes the URL. Required.
+	Authenticator auth.Authenticator
+
+	// TLSCertFile and TLSKeyFile, when both are set, serve the edge over TLS
+	// (wss://, https://). The files are read again when they change, so a
+	// renewed certificate is used without a restart.
+	TLSCertFile, TLSKeyFile string
+
+	// MaxConnections bounds the node's WebSocket connections (close 1013
+	// beyond it: try another node). MaxConnectionsPerIdentity bounds those
+	// of one rider or driver id, MaxConnectionsPerAddress those from one
+	// remote address (close 4029 beyond them). Zero values mean 10,000, 8
+	// and 1,000; -1 means no limit.
+	MaxConnections            int
+	MaxConnectionsPerIdentity int
+	MaxConnectionsPerAddress  int
+	// TrustedProxies lists the addresses or networks ("10.0.0.0/8") of
+	// reverse proxies in front of the node: for a connection from one of
+	// them, the client's address is the last one in X-Forwarded-For.
+	TrustedProxies []string
+	// IdleTimeout closes HTTP keep-alive connections idle this long, and
+	// HeaderTimeout those that do not send their request headers in time.
+	// Zero values mean 60 and 10 seconds.
+	IdleTimeout, HeaderTimeout time.Duration
 
 	// AllowedOrigins lists the web origins ("https://app.example.com") whose
 	// pages may open WebSockets to this node; "*" allows any. Clients that
@@ -118,7 +142,7 @@ type Config struct {
 // Errors returned by New for an invalid Config.
 var (
 	ErrInvalidConfig   = errors.New("node: invalid config")
-	ErrNoAuthenticator = fmt.Errorf("%w: no Authenticator (use node.DevAuthenticator() for development)", ErrInvalidConfig)
+	ErrNoAuthenticator = fmt.Errorf("%w: no Authenticator (use auth.NewTokens, or auth.Dev() for development)", ErrInvalidConfig)
 )
 
 func (c *Config) setDefaults() error {
@@ -149,6 +173,21 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Replicas == 0 {
 		c.Replicas = min(3, c.clusterSize())
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = 10000
+	}
+	if c.MaxConnectionsPerIdentity == 0 {
+		c.MaxConnectionsPerIdentity = 8
+	}
+	if c.MaxConnectionsPerAddress == 0 {
+		c.MaxConnectionsPerAddress = 1000
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.HeaderTimeout == 0 {
+		c.HeaderTimeout = 10 * time.Second
 	}
 	if c.MaxFrameBytes == 0 {
 		c.MaxFrameBytes = 4096
@@ -207,6 +246,11 @@ func (c *Config) validate() error {
 	if len(c.Routes) > 0 && c.ClusterAddr == "" {
 		return bad("routes need a cluster addr")
 	}
+	for _, p := range c.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			return bad("trusted proxy %q: %v", p, err)
+		}
+	}
 	switch {
 	case c.History < 1 || c.History > 10000:
 		return bad("history %d: must be within [1, 10000]", c.History)
@@ -220,6 +264,12 @@ func (c *Config) validate() error {
 		return bad("replicas %d: more than the %d nodes configured", c.Replicas, c.clusterSize())
 	case c.Authenticator == nil:
 		return ErrNoAuthenticator
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		return bad("TLS needs both a certificate file and a key file")
+	case c.MaxConnections < -1 || c.MaxConnectionsPerIdentity < -1 || c.MaxConnectionsPerAddress < -1:
+		return bad("connection limits must be positive, or -1 for none")
+	case c.IdleTimeout < 0 || c.HeaderTimeout < 0:
+		return bad("HTTP timeouts must be positive")
 	case c.MaxFrameBytes < 256:
 		return bad("max frame bytes %d: must be at least 256", c.MaxFrameBytes)
 	case c.MaxTracked < 1:

@@ -4,22 +4,24 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 func TestConfigDefaults(t *testing.T) {
-	c := Config{Authenticator: DevAuthenticator()}
+	c := Config{Authenticator: auth.Dev()}
 	if err := c.setDefaults(); err != nil {
 		t.Fatal(err)
 	}
 	if c.Name == "" || c.History != 100 || c.MaxAge != 24*time.Hour || c.Replicas != 1 || c.HTTPAddr != "127.0.0.1:8080" || c.Storage != FileStorage {
 		t.Fatalf("defaults: %+v", c)
 	}
-	three := Config{Authenticator: DevAuthenticator(), ClusterAddr: "127.0.0.1:6222",
+	three := Config{Authenticator: auth.Dev(), ClusterAddr: "127.0.0.1:6222",
 		Routes: []string{"nats://127.0.0.1:6222", "nats://127.0.0.1:6223", "nats://127.0.0.1:6224"}}
 	if err := three.setDefaults(); err != nil || three.Replicas != 3 {
 		t.Fatalf("three nodes (own route listed): replicas %d, %v", three.Replicas, err)
 	}
-	five := Config{Authenticator: DevAuthenticator(), ClusterAddr: "127.0.0.1:6222",
+	five := Config{Authenticator: auth.Dev(), ClusterAddr: "127.0.0.1:6222",
 		Routes: []string{"nats://a:1", "nats://b:1", "nats://c:1", "nats://d:1"}}
 	if err := five.setDefaults(); err != nil || five.Replicas != 3 {
 		t.Fatalf("five nodes: replicas %d, %v", five.Replicas, err)
@@ -48,7 +50,7 @@ func TestConfigValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
 			if tc.name != "no authenticator" {
-				cfg.Authenticator = DevAuthenticator()
+				cfg.Authenticator = auth.Dev()
 			}
 			_, err := New(cfg)
 			if !errors.Is(err, ErrInvalidConfig) {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/conf"
+
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 // File is the content of a node configuration file, the format operators use
@@ -17,14 +19,16 @@ import (
 // variables); cluster/example/n1.conf is a commented example. Keys are
 // checked: an unknown key is an error, so a typo does not go unnoticed.
 type File struct {
-	Name           string   `json:"name,omitempty"`
-	DataDir        string   `json:"data_dir,omitempty"`
-	Storage        string   `json:"storage,omitempty"`
-	HTTP           string   `json:"http,omitempty"`
-	NATS           string   `json:"nats,omitempty"`
-	Auth           string   `json:"auth,omitempty"` // "dev": the development mode
-	AllowedOrigins []string `json:"allowed_origins,omitempty"`
-	LogLevel       string   `json:"log_level,omitempty"`
+	Name           string      `json:"name,omitempty"`
+	DataDir        string      `json:"data_dir,omitempty"`
+	Storage        string      `json:"storage,omitempty"`
+	HTTP           string      `json:"http,omitempty"`
+	NATS           string      `json:"nats,omitempty"`
+	Auth           AuthSection `json:"auth"`
+	TLS            TLSSection  `json:"tls"`
+	AllowedOrigins []string    `json:"allowed_origins,omitempty"`
+	TrustedProxies []string    `json:"trusted_proxies,omitempty"`
+	LogLevel       string      `json:"log_level,omitempty"`
 
 	Cluster struct {
 		Name   string   `json:"name,omitempty"`
@@ -44,6 +48,10 @@ type File struct {
 		RateBurst       int     `json:"rate_burst,omitempty"`
 		PendingFixes    int     `json:"pending_fixes,omitempty"`
 		MaxQueuedFrames int     `json:"max_queued_frames,omitempty"`
+		// Connections: -1 for no limit.
+		MaxConnections            int `json:"max_connections,omitempty"`
+		MaxConnectionsPerIdentity int `json:"max_connections_per_identity,omitempty"`
+		MaxConnectionsPerAddress  int `json:"max_connections_per_address,omitempty"`
 	} `json:"limits"`
 
 	Timeouts struct {
@@ -51,7 +59,54 @@ type File struct {
 		Ping    duration `json:"ping,omitempty"`
 		Publish duration `json:"publish,omitempty"`
 		Ready   duration `json:"ready,omitempty"`
+		Idle    duration `json:"idle,omitempty"`
+		Header  duration `json:"header,omitempty"`
 	} `json:"timeouts"`
+}
+
+// AuthSection is how app connections authenticate: "auth: dev" for the
+// development mode, or a block for signed tokens:
+//
+//	auth {
+//	  mode: token
+//	  keys: [ { id: "app-2026-11", file: "secrets/app.pub" } ]   # alg: HS256 for a secret file
+//	  jwks: "secrets/jwks.json"
+//	  issuer: "https://platform.example.com"
+//	  audience: "rtls"
+//	}
+type AuthSection struct {
+	Mode     string    `json:"mode,omitempty"` // "token" or "dev"
+	Keys     []KeyFile `json:"keys,omitempty"`
+	JWKS     string    `json:"jwks,omitempty"`
+	Issuer   string    `json:"issuer,omitempty"`
+	Audience string    `json:"audience,omitempty"`
+	Leeway   duration  `json:"leeway,omitempty"`
+}
+
+// KeyFile names a token verification key file (see auth.LoadKey).
+type KeyFile struct {
+	ID   string `json:"id"`
+	File string `json:"file"`
+	Alg  string `json:"alg,omitempty"`
+}
+
+// UnmarshalJSON accepts "dev" as well as the block.
+func (a *AuthSection) UnmarshalJSON(b []byte) error {
+	var mode string
+	if json.Unmarshal(b, &mode) == nil {
+		*a = AuthSection{Mode: mode}
+		return nil
+	}
+	type plain AuthSection
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode((*plain)(a))
+}
+
+// TLSSection serves the WebSocket edge over TLS: tls { cert: "…", key: "…" }.
+type TLSSection struct {
+	Cert string `json:"cert,omitempty"`
+	Key  string `json:"key,omitempty"`
 }
 
 // duration is a time.Duration written as a string ("24h", "500ms").
@@ -102,19 +157,23 @@ func ReadConfigFile(path string) (*File, error) {
 	return &f, nil
 }
 
-// FileFor returns the File describing cfg, with auth "dev" (the only
-// Authenticator a file can name so far) and the given log level. Write it
-// with encoding/json: JSON is valid NATS configuration syntax.
+// FileFor returns the File describing cfg, with the development mode for
+// auth (an Authenticator cannot be written down: set f.Auth for tokens) and
+// the given log level. Write it with encoding/json: JSON is valid NATS
+// configuration syntax.
 func FileFor(cfg Config, logLevel string) *File {
 	f := &File{
 		Name: cfg.Name, DataDir: cfg.DataDir, Storage: string(cfg.Storage), HTTP: cfg.HTTPAddr, NATS: cfg.ClientAddr,
-		Auth: "dev", AllowedOrigins: cfg.AllowedOrigins, LogLevel: logLevel,
+		Auth: AuthSection{Mode: "dev"}, TLS: TLSSection{Cert: cfg.TLSCertFile, Key: cfg.TLSKeyFile},
+		AllowedOrigins: cfg.AllowedOrigins, TrustedProxies: cfg.TrustedProxies, LogLevel: logLevel,
 		History: cfg.History, MaxAge: duration(cfg.MaxAge), DuplicateWindow: duration(cfg.DuplicateWindow), Replicas: cfg.Replicas,
 	}
 	f.Cluster.Name, f.Cluster.Listen, f.Cluster.Routes = cfg.ClusterName, cfg.ClusterAddr, cfg.Routes
 	f.Limits.MaxFrameBytes, f.Limits.MaxTracked = cfg.MaxFrameBytes, cfg.MaxTracked
 	f.Limits.RateLimit, f.Limits.RateBurst = cfg.RateLimit, cfg.RateBurst
 	f.Limits.PendingFixes, f.Limits.MaxQueuedFrames = cfg.PendingFixes, cfg.MaxQueuedFrames
+	f.Limits.MaxConnections, f.Limits.MaxConnectionsPerIdentity, f.Limits.MaxConnectionsPerAddress = cfg.MaxConnections, cfg.MaxConnectionsPerIdentity, cfg.MaxConnectionsPerAddress
+	f.Timeouts.Idle, f.Timeouts.Header = duration(cfg.IdleTimeout), duration(cfg.HeaderTimeout)
 	f.Timeouts.Write, f.Timeouts.Ping = duration(cfg.WriteTimeout), duration(cfg.PingInterval)
 	f.Timeouts.Publish, f.Timeouts.Ready = duration(cfg.PublishTimeout), duration(cfg.ReadyTimeout)
 	return f
@@ -124,37 +183,85 @@ func FileFor(cfg Config, logLevel string) *File {
 // by New). The log level is the caller's to apply.
 func (f *File) Config() (Config, error) {
 	c := Config{
-		Name:            f.Name,
-		DataDir:         f.DataDir,
-		Storage:         Storage(f.Storage),
-		HTTPAddr:        f.HTTP,
-		ClientAddr:      f.NATS,
-		ClusterName:     f.Cluster.Name,
-		ClusterAddr:     f.Cluster.Listen,
-		Routes:          f.Cluster.Routes,
-		History:         f.History,
-		MaxAge:          time.Duration(f.MaxAge),
-		DuplicateWindow: time.Duration(f.DuplicateWindow),
-		Replicas:        f.Replicas,
-		AllowedOrigins:  f.AllowedOrigins,
-		MaxFrameBytes:   f.Limits.MaxFrameBytes,
-		MaxTracked:      f.Limits.MaxTracked,
-		RateLimit:       f.Limits.RateLimit,
-		RateBurst:       f.Limits.RateBurst,
-		PendingFixes:    f.Limits.PendingFixes,
-		MaxQueuedFrames: f.Limits.MaxQueuedFrames,
-		WriteTimeout:    time.Duration(f.Timeouts.Write),
-		PingInterval:    time.Duration(f.Timeouts.Ping),
-		PublishTimeout:  time.Duration(f.Timeouts.Publish),
-		ReadyTimeout:    time.Duration(f.Timeouts.Ready),
+		Name:                      f.Name,
+		DataDir:                   f.DataDir,
+		Storage:                   Storage(f.Storage),
+		HTTPAddr:                  f.HTTP,
+		ClientAddr:                f.NATS,
+		ClusterName:               f.Cluster.Name,
+		ClusterAddr:               f.Cluster.Listen,
+		Routes:                    f.Cluster.Routes,
+		History:                   f.History,
+		MaxAge:                    time.Duration(f.MaxAge),
+		DuplicateWindow:           time.Duration(f.DuplicateWindow),
+		Replicas:                  f.Replicas,
+		AllowedOrigins:            f.AllowedOrigins,
+		MaxFrameBytes:             f.Limits.MaxFrameBytes,
+		MaxTracked:                f.Limits.MaxTracked,
+		RateLimit:                 f.Limits.RateLimit,
+		RateBurst:                 f.Limits.RateBurst,
+		PendingFixes:              f.Limits.PendingFixes,
+		MaxQueuedFrames:           f.Limits.MaxQueuedFrames,
+		MaxConnections:            f.Limits.MaxConnections,
+		MaxConnectionsPerIdentity: f.Limits.MaxConnectionsPerIdentity,
+		MaxConnectionsPerAddress:  f.Limits.MaxConnectionsPerAddress,
+		TrustedProxies:            f.TrustedProxies,
+		TLSCertFile:               f.TLS.Cert,
+		TLSKeyFile:                f.TLS.Key,
+		IdleTimeout:               time.Duration(f.Timeouts.Idle),
+		HeaderTimeout:             time.Duration(f.Timeouts.Header),
+		WriteTimeout:              time.Duration(f.Timeouts.Write),
+		PingInterval:              time.Duration(f.Timeouts.Ping),
+		PublishTimeout:            time.Duration(f.Timeouts.Publish),
+		ReadyTimeout:              time.Duration(f.Timeouts.Ready),
 	}
-	switch f.Auth {
+	var err error
+	c.Authenticator, err = f.Auth.Authenticator()
+	return c, err
+}
+
+// Authenticator returns the Authenticator the section describes, with its
+// keys loaded.
+func (a *AuthSection) Authenticator() (auth.Authenticator, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: auth: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	switch a.Mode {
 	case "dev":
-		c.Authenticator = DevAuthenticator()
+		if len(a.Keys) > 0 || a.JWKS != "" {
+			return nil, bad("the development mode is refused when token keys are configured: remove the keys, or use mode: token")
+		}
+		return auth.Dev(), nil
+	case "token":
 	case "":
-		return c, fmt.Errorf("%w: auth is required; use auth: dev for the development mode", ErrInvalidConfig)
+		return nil, bad("required: auth { mode: token, keys: [ … ] } for signed tokens, or auth: dev for the development mode")
 	default:
-		return c, fmt.Errorf("%w: auth %q: only \"dev\" exists so far", ErrInvalidConfig, f.Auth)
+		return nil, bad("mode %q: use token or dev", a.Mode)
 	}
-	return c, nil
+	var keys []auth.Key
+	for _, k := range a.Keys {
+		if k.ID == "" || k.File == "" {
+			return nil, bad("every key needs an id and a file")
+		}
+		key, err := auth.LoadKey(k.ID, k.Alg, k.File)
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		keys = append(keys, key)
+	}
+	if a.JWKS != "" {
+		more, err := auth.LoadJWKS(a.JWKS)
+		if err != nil {
+			return nil, bad("%v", err)
+		}
+		keys = append(keys, more...)
+	}
+	if len(keys) == 0 {
+		return nil, bad("mode token needs keys or jwks")
+	}
+	t, err := auth.NewTokens(auth.TokenConfig{Keys: keys, Issuer: a.Issuer, Audience: a.Audience, Leeway: time.Duration(a.Leeway)})
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	return t, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rtls-io/rtls/location"
 	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 // conn is one WebSocket client. All per-connection state lives here.
@@ -23,12 +24,20 @@ import (
 // only one to write data frames, draining the outbox. Either may end the
 // connection; the reader always runs the cleanup.
 type conn struct {
-	n *Node
+	n       *Node
+	sid     uint64           // number of the connection on this node (set by admit)
+	role    mobileproto.Role // fixed for the connection's life, like who
+	who     string           // the driver's or rider's id
+	addr    string           // the client's address
+	started time.Time        // when it was created
+	// expiry carries a new token expiry from the reader (refresh-token) to
+	// the writer, which closes the connection when the token expires.
+	expiry chan time.Time
 	// ctx ends when the connection's reader stops or the node shuts down;
 	// requests that wait (track) use it.
 	ctx    context.Context
 	cancel context.CancelFunc
-	id     Identity
+	id     auth.Identity // the reader's after admission: refresh-token replaces it
 	ws     *websocket.Conn
 	out    *outbox
 	lim    *rate.Limiter
@@ -45,7 +54,7 @@ type conn struct {
 	writerDone chan struct{}
 }
 
-func newConn(n *Node, ws *websocket.Conn, id Identity) *conn {
+func newConn(n *Node, ws *websocket.Conn, id auth.Identity, addr string) *conn {
 	cfg := &n.cfg
 	ctx, cancel := context.WithCancel(n.base)
 	return &conn{
@@ -53,6 +62,11 @@ func newConn(n *Node, ws *websocket.Conn, id Identity) *conn {
 		cancel:     cancel,
 		n:          n,
 		id:         id,
+		role:       id.Role,
+		who:        id.ID,
+		addr:       addr,
+		started:    time.Now(),
+		expiry:     make(chan time.Time, 1),
 		ws:         ws,
 		out:        newOutbox(cfg.MaxQueuedFrames, cfg.PendingFixes, &n.conflated),
 		lim:        rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst),
@@ -73,7 +87,7 @@ func (c *conn) shutdown(code int, text string) {
 
 func (c *conn) sendCtrl(data []byte) {
 	if !c.out.pushCtrl(data) {
-		c.n.log.Info("client does not read its queue; disconnecting", "client", c.id.ID)
+		c.n.log.Info("client does not read its queue; disconnecting", "client", c.who)
 	}
 }
 
@@ -94,7 +108,7 @@ func (c *conn) readLoop() {
 		typ, r, err := c.ws.NextReader()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
-				c.n.log.Info("frame too large; disconnecting", "client", c.id.ID)
+				c.n.log.Info("frame too large; disconnecting", "client", c.who)
 			}
 			return
 		}
@@ -111,7 +125,7 @@ func (c *conn) readLoop() {
 			continue // not acked: the client sends it again to the next node
 		}
 		if !c.out.waitRoom(cfg.WriteTimeout) {
-			c.n.log.Info("client does not read its answers; disconnecting", "client", c.id.ID)
+			c.n.log.Info("client does not read its answers; disconnecting", "client", c.who)
 			c.shutdown(mobileproto.CloseSlowClient, "too many unread frames")
 			return
 		}
@@ -142,7 +156,43 @@ func (c *conn) handle(data []byte) {
 		c.track(&req)
 	case mobileproto.TypeUntrackDriver:
 		c.untrack(&req)
+	case mobileproto.TypeRefreshToken:
+		c.refresh(&req)
 	}
+}
+
+// tokenVerifier is an Authenticator that can check a token on its own, for
+// refresh-token (auth.Tokens).
+type tokenVerifier interface {
+	Verify(token string) (auth.Identity, error)
+}
+
+// refresh replaces the connection's token with a fresh one of the same
+// identity, so that it outlives the old token's expiry.
+func (c *conn) refresh(req *mobileproto.Request) {
+	v, ok := c.n.cfg.Authenticator.(tokenVerifier)
+	if !ok {
+		c.sendError(&mobileproto.Error{Code: mobileproto.CodeBadRequest, Message: "this node does not use tokens; nothing to refresh", ID: req.ID})
+		return
+	}
+	id, err := v.Verify(req.Token)
+	if err != nil {
+		e, _ := c.n.authRefusal(err)
+		e.ID = req.ID
+		c.sendError(e)
+		return
+	}
+	if id.Role != c.role || id.ID != c.who {
+		c.sendError(&mobileproto.Error{Code: mobileproto.CodeForbidden, Message: "the new token is for another identity; reconnect to change identity", ID: req.ID})
+		return
+	}
+	c.id = id
+	select { // the writer's pending value, if any, is older
+	case <-c.expiry:
+	default:
+	}
+	c.expiry <- id.Expires
+	c.sendCtrl(mobileproto.EncodeRefreshed(mobileproto.Refreshed{ID: req.ID, Expires: id.Expires.UnixMilli()}))
 }
 
 // fixID is the Nats-Msg-Id of a fix: a retry of the same fix (same seq and
@@ -161,16 +211,16 @@ func fixID(driver string, f *mobileproto.Fix) string {
 }
 
 func (c *conn) sendLocation(req *mobileproto.Request) {
-	if !c.id.CanPublish(c.id.ID) {
+	if !c.id.CanPublish(c.who) {
 		c.sendError(&mobileproto.Error{Code: mobileproto.CodeForbidden, Message: "only a driver connection may send locations", Seq: req.Fix.Seq, ID: req.ID})
 		return
 	}
 	n := c.n
-	rec := location.Record{Driver: c.id.ID, Fix: req.Fix, Time: time.Now().UnixMilli(), Node: n.cfg.Name}
+	rec := location.Record{Driver: c.who, Fix: req.Fix, Time: time.Now().UnixMilli(), Node: n.cfg.Name}
 	data := location.AppendJSON(make([]byte, 0, 192), &rec)
 	seq, id := req.Fix.Seq, req.ID
 	n.received.Add(1)
-	n.pub.publish(LocationSubject(c.id.ID), fixID(c.id.ID, &req.Fix), data, func(a pubAck, err error) {
+	n.pub.publish(LocationSubject(c.who), fixID(c.who, &req.Fix), data, func(a pubAck, err error) {
 		if err != nil {
 			n.publishErrors.Add(1)
 			e := wireError(err)
@@ -254,6 +304,11 @@ func (c *conn) writeLoop() {
 	cfg := &c.n.cfg
 	ping := time.NewTicker(cfg.PingInterval)
 	defer ping.Stop()
+	// The token's expiry (sent by serveWS and by refresh-token) closes the
+	// connection.
+	expire := time.NewTimer(time.Hour)
+	expire.Stop()
+	defer expire.Stop()
 	var batch []frame
 	write := func() bool {
 		var overflow bool
@@ -277,6 +332,13 @@ func (c *conn) writeLoop() {
 			if !write() {
 				return
 			}
+		case exp := <-c.expiry:
+			expire.Reset(time.Until(exp))
+		case <-expire.C:
+			c.writeFrame(&frame{data: mobileproto.EncodeError(mobileproto.Errorf(mobileproto.CodeTokenExpired, "the connection's token has expired: reconnect with a fresh one, or send refresh-token before it expires"))})
+			c.closeWith(mobileproto.CloseTokenExpired, "token expired")
+			c.ws.Close()
+			return
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(cfg.WriteTimeout)); err != nil {
 				c.ws.Close()

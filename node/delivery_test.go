@@ -14,6 +14,7 @@ import (
 
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node"
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 func TestDriverRetryIsStoredOnceAndAckedTwice(t *testing.T) {
@@ -226,7 +227,7 @@ func TestGracefulShutdownTellsClientsToReconnectAndKeepsAckedFixes(t *testing.T)
 }
 
 func TestNodeRefusesClientsWhileNotStarted(t *testing.T) {
-	n, err := node.New(node.Config{Authenticator: node.DevAuthenticator(), DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0"})
+	n, err := node.New(node.Config{Authenticator: auth.Dev(), DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

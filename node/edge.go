@@ -3,7 +3,9 @@ package node
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -11,7 +13,14 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node/auth"
 )
+
+// Subprotocol is the WebSocket subprotocol a node selects when a client
+// offers it. Browsers pass their token as a second offered subprotocol
+// (auth.SubprotocolPrefix + token), and a browser fails a connection whose
+// server selects none of the offered ones.
+const Subprotocol = "rtls.v1"
 
 func (n *Node) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -69,9 +78,50 @@ func (n *Node) checkOrigin(r *http.Request) bool {
 	return false
 }
 
-// serveWS upgrades a client, authenticates it, and starts its reader and
-// writer; the handler returns at once so that net/http's per-request state
-// does not stay alive for the life of the connection.
+// remoteAddr is the client's address: the peer's, or for a trusted proxy
+// the last address of X-Forwarded-For.
+func (n *Node) remoteAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || len(n.proxies) == 0 {
+		return host
+	}
+	for _, p := range n.proxies {
+		if p.Contains(peer.Unmap()) {
+			xff := r.Header.Values("X-Forwarded-For")
+			if len(xff) == 0 {
+				return host
+			}
+			hops := strings.Split(xff[len(xff)-1], ",")
+			if a, err := netip.ParseAddr(strings.TrimSpace(hops[len(hops)-1])); err == nil {
+				return a.Unmap().String()
+			}
+			return host
+		}
+	}
+	return host
+}
+
+// parsePrefix parses an address or a network in CIDR notation.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// serveWS upgrades a client, authenticates it, admits it under the
+// connection limits and starts its reader and writer; the handler returns at
+// once so that net/http's per-request state does not stay alive for the
+// life of the connection. Refusals are sent as an error frame and a close
+// frame after the upgrade, because a browser cannot read an HTTP error.
 func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	if !n.Ready() {
 		writeJSON(w, http.StatusServiceUnavailable, mobileproto.Errorf(mobileproto.CodeUnavailable, "node %s is not ready", n.cfg.Name))
@@ -83,18 +133,19 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	if authErr != nil {
-		msg := strings.TrimPrefix(authErr.Error(), ErrUnauthenticated.Error()+": ")
-		if !errors.Is(authErr, ErrUnauthenticated) {
-			n.log.Error("authenticator failed", "err", authErr)
-			msg = "authentication failed"
-		}
-		refuse(ws, mobileproto.Errorf(mobileproto.CodeUnauthorized, "%s", msg), mobileproto.CloseUnauthorized)
+		e, code := n.authRefusal(authErr)
+		refuse(ws, e, code)
 		return
 	}
-	c := newConn(n, ws, id)
-	if !n.addConn(c) {
-		refuse(ws, mobileproto.Errorf(mobileproto.CodeUnavailable, "node %s is shutting down", n.cfg.Name), mobileproto.CloseGoingAway)
+	c := newConn(n, ws, id, n.remoteAddr(r))
+	if e, code := n.admit(c); e != nil {
+		n.refused.Add(1)
+		refuse(ws, e, code)
 		return
+	}
+	var expires int64
+	if !id.Expires.IsZero() {
+		expires = id.Expires.UnixMilli()
 	}
 	c.sendCtrl(mobileproto.EncodeWelcome(mobileproto.Welcome{
 		Version:  mobileproto.Version,
@@ -103,9 +154,30 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		Client:   id.ID,
 		History:  n.cfg.History,
 		MaxFrame: n.cfg.MaxFrameBytes,
+		Expires:  expires,
 	}))
+	if !id.Expires.IsZero() {
+		c.expiry <- id.Expires
+	}
+	if id.Role == mobileproto.RoleDriver {
+		n.sessions.claim(c)
+	}
 	go c.readLoop()
 	go c.writeLoop()
+}
+
+// authRefusal is the error frame and close code for an authenticator's
+// refusal; a failure of the authenticator itself is logged and not shown.
+func (n *Node) authRefusal(err error) (*mobileproto.Error, int) {
+	var ae *auth.Error
+	switch {
+	case errors.As(err, &ae) && ae.Expired:
+		return mobileproto.Errorf(mobileproto.CodeTokenExpired, "%s", ae.Reason), mobileproto.CloseTokenExpired
+	case errors.As(err, &ae):
+		return mobileproto.Errorf(mobileproto.CodeUnauthorized, "%s", ae.Reason), mobileproto.CloseUnauthorized
+	}
+	n.log.Error("authenticator failed", "err", err)
+	return mobileproto.Errorf(mobileproto.CodeInternal, "authentication failed; try again"), mobileproto.CloseInternal
 }
 
 // refuse sends an error frame and a close frame, then closes the socket.

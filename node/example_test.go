@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rtls-io/rtls/node"
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 // A single node in the development mode, stopped gracefully on Ctrl-C.
@@ -19,7 +20,7 @@ func ExampleNew() {
 		DataDir:       "rtls-data/n1",
 		HTTPAddr:      "127.0.0.1:8080", // ws://127.0.0.1:8080/v1/ws
 		ClientAddr:    "127.0.0.1:4222", // for the dashboard and back-ends
-		Authenticator: node.DevAuthenticator(),
+		Authenticator: auth.Dev(),
 		Logger:        slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil {

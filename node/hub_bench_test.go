@@ -13,6 +13,7 @@ import (
 	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/location"
 	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 // slowReader makes every stream read about one driver take delay: a replica
@@ -59,7 +60,7 @@ func BenchmarkSlowDriverDoesNotStallOthers(b *testing.B) {
 }
 
 func benchmarkSlowDriver(b *testing.B, slow bool) {
-	n, err := New(Config{Name: "n1", DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0", Authenticator: DevAuthenticator()})
+	n, err := New(Config{Name: "n1", DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0", Authenticator: auth.Dev()})
 	if err != nil {
 		b.Fatal(err)
 	}

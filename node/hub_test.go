@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 // TestLiveGapIsFilledFromTheStream makes the room miss fixes on its live
 // subscription (as a dropped message or a lost republish would) and checks
 // that the next fix reveals the gap, which is filled from the stream in order.
 func TestLiveGapIsFilledFromTheStream(t *testing.T) {
-	n, err := New(Config{Name: "n1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Authenticator: DevAuthenticator()})
+	n, err := New(Config{Name: "n1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Authenticator: auth.Dev()})
 	if err != nil {
 		t.Fatal(err)
 	}

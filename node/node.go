@@ -2,11 +2,13 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/internal/natsmux"
 	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 // Errors of the Node lifecycle.
@@ -57,14 +60,21 @@ type Node struct {
 	httpLn   net.Listener
 	httpDone chan struct{}
 
-	connMu  sync.Mutex
-	connSet map[*conn]struct{}
-	conns   sync.WaitGroup // reader and writer goroutines of every conn
+	connMu   sync.Mutex
+	connSet  map[*conn]struct{}
+	perID    map[string]int // riders' connections by id
+	perAddr  map[string]int // connections by remote address
+	nextConn uint64
+	conns    sync.WaitGroup // reader and writer goroutines of every conn
+	sessions *sessions
+	proxies  []netip.Prefix
+	certs    *certReloader
 
 	received      atomic.Uint64
 	stored        atomic.Uint64
 	publishErrors atomic.Uint64
 	conflated     atomic.Uint64
+	refused       atomic.Uint64 // connections refused by a limit
 
 	shutdownOnce sync.Once
 	shutdownDone chan struct{}
@@ -81,10 +91,23 @@ func New(cfg Config) (*Node, error) {
 		cfg:          cfg,
 		log:          cfg.Logger.With("node", cfg.Name),
 		connSet:      make(map[*conn]struct{}),
+		perID:        make(map[string]int),
+		perAddr:      make(map[string]int),
 		shutdownDone: make(chan struct{}),
 	}
 	n.base, n.cancelBase = context.WithCancel(context.Background())
+	for _, p := range cfg.TrustedProxies {
+		prefix, _ := parsePrefix(p) // validated by setDefaults
+		n.proxies = append(n.proxies, prefix)
+	}
+	if cfg.TLSCertFile != "" {
+		var err error
+		if n.certs, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, n.log); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+		}
+	}
 	n.upgrader = websocket.Upgrader{
+		Subprotocols:     []string{Subprotocol},
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   1024,
 		WriteBufferSize:  1024,
@@ -161,6 +184,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	// retry (same message id, so stored once) after half a second recovers it.
 	n.pub = newPublisher(n.nc, n.mux, 500*time.Millisecond, n.cfg.PublishTimeout)
 	n.hub = newHub(n.log, n.nc, n.reader, n.clustered(), n.cfg.History)
+	if n.sessions, err = newSessions(n); err != nil {
+		return fmt.Errorf("node %s: sessions: %w", n.cfg.Name, err)
+	}
 	if err := n.listenHTTP(); err != nil {
 		return err
 	}
@@ -174,6 +200,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if err := n.waitCaughtUp(rctx); err != nil {
 			return fmt.Errorf("node %s: %w", n.cfg.Name, err)
 		}
+	}
+	if auth.IsDevelopment(n.cfg.Authenticator) {
+		n.log.Warn("DEVELOPMENT MODE: apps say who they are in the URL and are believed; never expose this node to untrusted clients")
 	}
 	n.ready.Store(true)
 	n.log.Info("node ready", "http", n.HTTPAddr(), "nats", n.ClientURL(), "replicas", n.cfg.Replicas, "history", n.cfg.History)
@@ -228,10 +257,15 @@ func (n *Node) listenHTTP() error {
 	if err != nil {
 		return fmt.Errorf("node %s: listen %s: %w", n.cfg.Name, n.cfg.HTTPAddr, err)
 	}
+	if n.certs != nil {
+		ln = tls.NewListener(ln, &tls.Config{GetCertificate: n.certs.get, MinVersion: tls.VersionTLS12})
+	}
 	n.httpLn = ln
 	n.httpSrv = &http.Server{
 		Handler:           n.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: n.cfg.HeaderTimeout,
+		IdleTimeout:       n.cfg.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
 	}
 	n.httpDone = make(chan struct{})
@@ -252,8 +286,14 @@ func (n *Node) HTTPAddr() string {
 	return n.httpLn.Addr().String()
 }
 
-// WebSocketURL returns the ws:// URL of the edge's endpoint.
-func (n *Node) WebSocketURL() string { return "ws://" + n.HTTPAddr() + mobileproto.Path }
+// WebSocketURL returns the ws:// (or, with TLS, wss://) URL of the edge's
+// endpoint.
+func (n *Node) WebSocketURL() string {
+	if n.certs != nil {
+		return "wss://" + n.HTTPAddr() + mobileproto.Path
+	}
+	return "ws://" + n.HTTPAddr() + mobileproto.Path
+}
 
 // ClientURL returns the nats:// URL of the client port, or "" when there is none.
 func (n *Node) ClientURL() string {
@@ -302,8 +342,10 @@ type Stats struct {
 	// FixesConflated counts live frames dropped for a newer fix of the same
 	// driver because the rider read too slowly.
 	FixesConflated uint64
-	GapsFilled     uint64
-	GapsLost       uint64
+	// ConnectionsRefused counts connections refused by a connection limit.
+	ConnectionsRefused uint64
+	GapsFilled         uint64
+	GapsLost           uint64
 	// BusRejected counts live messages dropped because they were not valid
 	// republished fixes, or not what the stream holds (forged).
 	BusRejected uint64
@@ -312,15 +354,16 @@ type Stats struct {
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {
 	s := Stats{
-		FixesReceived:  n.received.Load(),
-		FixesStored:    n.stored.Load(),
-		PublishErrors:  n.publishErrors.Load(),
-		FixesConflated: n.conflated.Load(),
+		FixesReceived:      n.received.Load(),
+		FixesStored:        n.stored.Load(),
+		PublishErrors:      n.publishErrors.Load(),
+		FixesConflated:     n.conflated.Load(),
+		ConnectionsRefused: n.refused.Load(),
 	}
 	n.connMu.Lock()
 	for c := range n.connSet {
 		s.Connections++
-		if c.id.Role == mobileproto.RoleDriver {
+		if c.role == mobileproto.RoleDriver {
 			s.Drivers++
 		} else {
 			s.Riders++
@@ -342,21 +385,49 @@ func (n *Node) Stats() Stats {
 	return s
 }
 
-func (n *Node) addConn(c *conn) bool {
+// admit registers c under the connection limits, or says why not.
+func (n *Node) admit(c *conn) (*mobileproto.Error, int) {
 	n.connMu.Lock()
 	defer n.connMu.Unlock()
-	if n.draining.Load() {
-		return false
+	cfg := &n.cfg
+	switch {
+	case n.draining.Load():
+		return mobileproto.Errorf(mobileproto.CodeUnavailable, "node %s is shutting down", cfg.Name), mobileproto.CloseGoingAway
+	case cfg.MaxConnections > 0 && len(n.connSet) >= cfg.MaxConnections:
+		return mobileproto.Errorf(mobileproto.CodeUnavailable, "node %s has its maximum of %d connections; try another node", cfg.Name, cfg.MaxConnections), mobileproto.CloseTryAgainLater
+	case c.role == mobileproto.RoleRider && cfg.MaxConnectionsPerIdentity > 0 && n.perID[c.who] >= cfg.MaxConnectionsPerIdentity:
+		return mobileproto.Errorf(mobileproto.CodeTooManyConnections, "rider %s already has %d connections to this node", c.who, cfg.MaxConnectionsPerIdentity), mobileproto.CloseTooManyConnections
+	case cfg.MaxConnectionsPerAddress > 0 && n.perAddr[c.addr] >= cfg.MaxConnectionsPerAddress:
+		return mobileproto.Errorf(mobileproto.CodeTooManyConnections, "your address already has %d connections to this node", cfg.MaxConnectionsPerAddress), mobileproto.CloseTooManyConnections
 	}
+	n.nextConn++
+	c.sid = n.nextConn
 	n.connSet[c] = struct{}{}
+	if c.role == mobileproto.RoleRider {
+		n.perID[c.who]++
+	}
+	n.perAddr[c.addr]++
 	n.conns.Add(2)
-	return true
+	return nil, 0
 }
 
 func (n *Node) removeConn(c *conn) {
 	n.connMu.Lock()
-	delete(n.connSet, c)
+	if _, ok := n.connSet[c]; ok {
+		delete(n.connSet, c)
+		if c.role == mobileproto.RoleRider {
+			if n.perID[c.who]--; n.perID[c.who] == 0 {
+				delete(n.perID, c.who)
+			}
+		}
+		if n.perAddr[c.addr]--; n.perAddr[c.addr] == 0 {
+			delete(n.perAddr, c.addr)
+		}
+	}
 	n.connMu.Unlock()
+	if c.role == mobileproto.RoleDriver {
+		n.sessions.release(c)
+	}
 }
 
 // Shutdown stops the node gracefully: it stops accepting connections and
@@ -418,6 +489,7 @@ func (n *Node) stopAll(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("closing connections: %w", err))
 	}
 	n.cancelBase()
+	n.sessions.stop()
 	if n.hub != nil {
 		n.hub.stop()
 	}

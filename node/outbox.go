@@ -50,10 +50,11 @@ type outbox struct {
 	mu        sync.Mutex
 	ctrl      []frame
 	ready     []*lane
+	queued    int // frames waiting, control and location
 	overflow  bool
 	closed    bool
 	conflated uint64
-	queued    uint64 // location frames accepted
+	accepted  uint64 // location frames accepted
 
 	wake  chan struct{}
 	space chan struct{} // signalled when the writer takes frames
@@ -90,19 +91,21 @@ func (o *outbox) pushCtrl(data []byte) bool {
 		return false
 	}
 	o.ctrl = append(o.ctrl, frame{data: data})
+	o.queued++
 	o.mu.Unlock()
 	o.signal()
 	return true
 }
 
-// waitRoom waits until fewer than maxCtrl control frames are queued, so that
-// a client sending requests faster than it reads the answers is slowed down
-// by TCP rather than let the queue grow. It reports false after timeout.
+// waitRoom waits until fewer than maxCtrl frames of any kind are queued, so
+// that a client sending requests faster than it reads the answers (acks,
+// errors, replayed history) is slowed down by TCP rather than let the queue
+// grow. It reports false after timeout.
 func (o *outbox) waitRoom(timeout time.Duration) bool {
 	var t *time.Timer
 	for {
 		o.mu.Lock()
-		ok := len(o.ctrl) < o.maxCtrl || o.closed
+		ok := o.queued < o.maxCtrl || o.closed
 		o.mu.Unlock()
 		if ok {
 			return true
@@ -140,6 +143,7 @@ func (o *outbox) push(l *lane, fs ...frame) {
 			for l.live >= limit {
 				l.dropOldestLive()
 				l.live--
+				o.queued--
 				o.conflated++
 				if o.conflatedTotal != nil {
 					o.conflatedTotal.Add(1)
@@ -149,6 +153,7 @@ func (o *outbox) push(l *lane, fs ...frame) {
 		}
 		l.frames = append(l.frames, f)
 		o.queued++
+		o.accepted++
 	}
 	if !l.ready && len(l.frames) > 0 {
 		l.ready = true
@@ -186,6 +191,7 @@ func (o *outbox) take(buf []frame) ([]frame, bool) {
 	}
 	clear(o.ready)
 	o.ready = o.ready[:0]
+	o.queued = 0
 	select {
 	case o.space <- struct{}{}:
 	default:
@@ -196,6 +202,7 @@ func (o *outbox) take(buf []frame) ([]frame, bool) {
 // discard drops the frames queued on a lane that is no longer tracked.
 func (o *outbox) discard(l *lane) {
 	o.mu.Lock()
+	o.queued -= len(l.frames)
 	clear(l.frames)
 	l.frames = l.frames[:0]
 	l.live = 0
@@ -211,12 +218,20 @@ func (o *outbox) close() {
 		l.frames = nil
 	}
 	o.ready = nil
+	o.queued = 0
 	o.mu.Unlock()
 	o.signal()
+}
+
+// size is the number of frames waiting to be written.
+func (o *outbox) size() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.queued
 }
 
 func (o *outbox) stats() (queued, conflated uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.queued, o.conflated
+	return o.accepted, o.conflated
 }

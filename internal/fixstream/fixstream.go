@@ -15,6 +15,10 @@ const (
 	// stored fix, with the headers below.
 	LivePrefix = "rtls.live."
 
+	// SessionPrefix + driver is where nodes announce a driver's newest
+	// connection, so that older ones elsewhere are closed.
+	SessionPrefix = "rtls.session."
+
 	// SequenceHeader carries a fix's stream sequence (its cursor).
 	SequenceHeader = "Nats-Sequence"
 	// LastSequenceHeader carries the sequence of the driver's previous fix
@@ -31,6 +35,9 @@ func LocationSubject(driver string) string { return LocationPrefix + driver }
 
 // LiveSubject is the subject driver's stored fixes are republished on.
 func LiveSubject(driver string) string { return LivePrefix + driver }
+
+// SessionSubject is the subject a driver's new connections are announced on.
+func SessionSubject(driver string) string { return SessionPrefix + driver }
 
 // DriverOf returns the driver id of a location or live subject, or "" when
 // subject is neither or its last token is not a valid driver id.

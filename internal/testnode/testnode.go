@@ -12,6 +12,7 @@ import (
 
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node"
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 // Logger returns a debug logger when RTLS_TEST_LOG is set, nil (quiet)
@@ -32,7 +33,7 @@ func Start(t testing.TB, mutate ...func(*node.Config)) *node.Node {
 		DataDir:       t.TempDir(),
 		HTTPAddr:      "127.0.0.1:0",
 		ClientAddr:    "127.0.0.1:0",
-		Authenticator: node.DevAuthenticator(),
+		Authenticator: auth.Dev(),
 		Logger:        Logger(),
 	}
 	for _, m := range mutate {

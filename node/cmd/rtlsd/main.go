@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -114,6 +115,10 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 	maxAge := fs.Duration("max-age", 24*time.Hour, "how long fixes are kept")
 	origins := fs.String("allowed-origins", "", `comma-separated web origins allowed to connect ("*" for any)`)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	tokenKeys := fs.String("token-key", "", "comma-separated PEM public keys (Ed25519 or RSA) that verify app tokens; a token's kid is the file's base name (see rtls-token)")
+	jwks := fs.String("jwks", "", "a JWKS file of keys that verify app tokens")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate file for the WebSocket edge (with -tls-key); reloaded when it changes")
+	tlsKey := fs.String("tls-key", "", "TLS private key file for the WebSocket edge")
 	if err := fs.Parse(args); err != nil {
 		return node.Config{}, "", err
 	}
@@ -125,14 +130,14 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 
 	var cfg node.Config
 	level := *logLevel
+	var sec node.AuthSection
 	if *configPath != "" {
 		f, err := node.ReadConfigFile(*configPath)
 		if err != nil {
 			return cfg, "", err
 		}
-		if set["dev"] && f.Auth == "" {
-			f.Auth = "dev"
-		}
+		sec = f.Auth
+		f.Auth = node.AuthSection{Mode: "dev"} // the Authenticator is made below, once flags are applied
 		if cfg, err = f.Config(); err != nil {
 			return cfg, "", err
 		}
@@ -140,16 +145,31 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 			level = f.LogLevel
 		}
 	} else {
-		if !*dev {
-			return cfg, "", errors.New("no authentication configured: run with -dev for the development mode (token authentication is not available yet)")
-		}
-		cfg.Authenticator = node.DevAuthenticator()
 		for _, n := range []string{"http", "nats", "cluster-name", "storage", "history", "max-age"} {
 			set[n] = true // without a file the flags' defaults apply
 		}
 	}
-	if set["dev"] {
-		cfg.Authenticator = node.DevAuthenticator()
+	for _, k := range commalist.Split(*tokenKeys) {
+		sec.Mode = "token"
+		sec.Keys = append(sec.Keys, node.KeyFile{ID: strings.TrimSuffix(filepath.Base(k), filepath.Ext(k)), File: k})
+	}
+	if *jwks != "" {
+		sec.Mode, sec.JWKS = "token", *jwks
+	}
+	switch {
+	case *dev && (len(sec.Keys) > 0 || sec.JWKS != ""):
+		return cfg, "", errors.New("-dev is refused when token keys are configured: a node that verifies tokens must not also believe URLs")
+	case *dev:
+		sec.Mode = "dev"
+	case sec.Mode == "":
+		return cfg, "", errors.New("no authentication configured: give -token-key FILE (the public key that verifies the platform's app tokens; rtls-token makes one for trying it), a -config file with an auth block, or -dev for the development mode")
+	}
+	var err error
+	if cfg.Authenticator, err = sec.Authenticator(); err != nil {
+		return cfg, "", err
+	}
+	if set["tls-cert"] || set["tls-key"] {
+		cfg.TLSCertFile, cfg.TLSKeyFile = *tlsCert, *tlsKey
 	}
 	if set["name"] {
 		cfg.Name = *name
