@@ -28,6 +28,7 @@ import (
 
 	"github.com/rtls-io/rtls/bench"
 	"github.com/rtls-io/rtls/cluster"
+	"github.com/rtls-io/rtls/internal/rlimit"
 	"github.com/rtls-io/rtls/node"
 )
 
@@ -100,7 +101,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	raiseFileLimit()
+	// The city preset holds 10,000 WebSockets in this process.
+	if before, after, err := rlimit.Raise(); err != nil {
+		fmt.Fprintln(os.Stderr, "rtls-bench:", err)
+	} else if after > before {
+		fmt.Fprintf(os.Stderr, "rtls-bench: raised the open files limit from %d to %d\n", before, after)
+	}
 	if err := ensureBinary(*rtlsd); err != nil {
 		return err
 	}
@@ -273,16 +279,6 @@ func (m *cpuMeter) end() {
 	for i := 0; i < m.ps.Size(); i++ {
 		st, _ := bench.ReadProc(m.ps.PID(i))
 		m.rss = append(m.rss, st.RSS)
-	}
-}
-
-// raiseFileLimit lifts the soft limit on open files to the hard one: the
-// city preset holds 10,000 WebSockets in this process.
-func raiseFileLimit() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
 	}
 }
 
