@@ -36,12 +36,13 @@ type preset struct {
 	drivers, ridersPer int
 	rates              []float64
 	duration           time.Duration
+	loop               bench.Loop
 }
 
 var presets = map[string]preset{
-	"small": {1000, 1, []float64{1}, 30 * time.Second},
-	"city":  {5000, 1, []float64{1}, 30 * time.Second},
-	"ramp":  {200, 1, []float64{5, 10, 20, 50, 100}, 10 * time.Second},
+	"small": {1000, 1, []float64{1}, 30 * time.Second, bench.LoopClosed},
+	"city":  {5000, 1, []float64{1}, 30 * time.Second, bench.LoopClosed},
+	"ramp":  {200, 1, []float64{5, 10, 20, 50, 100}, 10 * time.Second, bench.LoopOpen},
 }
 
 func main() {
@@ -160,7 +161,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(os.Stderr, "rtls-bench: %d drivers × %d riders × %g fixes/s for %v\n", p.drivers, p.ridersPer, r, p.duration)
 		var step bench.StepResult
 		w := bench.Workload{
-			Nodes: urls, Drivers: p.drivers, RidersPerDriver: p.ridersPer, Rate: r, Duration: p.duration,
+			Nodes: urls, Drivers: p.drivers, RidersPerDriver: p.ridersPer, Rate: r, Duration: p.duration, Loop: p.loop,
 			Prefix: fmt.Sprintf("s%d-", i),
 			Begin:  cpu.begin,
 			End:    cpu.end,
