@@ -152,4 +152,9 @@ func TestErrorsTextAndCount(t *testing.T) {
 			t.Errorf("count(%d) = %q, want %q", n, got, want)
 		}
 	}
+	for v, want := range map[float64]string{0: "0.0", 999.95: "1,000.0", 15972.34: "15,972.3", -2.25: "-2.3"} {
+		if got := f1c(v); got != want {
+			t.Errorf("f1c(%v) = %q, want %q", v, got, want)
+		}
+	}
 }
