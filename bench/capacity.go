@@ -4,6 +4,31 @@ import (
 	"math"
 )
 
+// Outcome is how a step did, for a Search.
+type Outcome int
+
+const (
+	// Failed: not sustained.
+	Failed Outcome = iota
+	// FailedOnLatency: not sustained on latency alone, with no loss. On a
+	// shared machine a pause elsewhere is enough for that, and such a step
+	// costs no drain, so a Search runs the rate once more.
+	FailedOnLatency
+	// Passed: sustained.
+	Passed
+)
+
+// OutcomeOf judges a step (see Sustained).
+func OutcomeOf(s StepResult) Outcome {
+	switch {
+	case Sustained(s):
+		return Passed
+	case s.ConnectionsFailed == 0 && s.Lost == 0 && s.LossRate == 0 && s.Latency.Count > 0:
+		return FailedOnLatency
+	}
+	return Failed
+}
+
 // Search finds the capacity: the highest per-driver rate whose step is
 // sustained (see Sustained). It tries the Coarse rates in ascending order
 // until one fails, then bisects between the last sustained rate and the
@@ -13,9 +38,10 @@ import (
 // says which rate to try next. A Search is a pure state machine: it runs no
 // step itself.
 //
-// Measurements are noisy: a rate that fails once may pass the next time.
-// Search never retries a rate; it reports the highest rate that passed in
-// its ladder, and the lowest that failed above it.
+// Measurements are noisy: a rate that failed on latency alone is tried once
+// more and fails only if the second try fails too; a rate that lost fixes
+// is not retried. Search reports the highest rate that passed in its
+// ladder, and the lowest that failed above it.
 type Search struct {
 	// Coarse lists the rates per driver to try first, ascending.
 	Coarse []float64
@@ -29,6 +55,8 @@ type Search struct {
 	refined   int     // bisection steps so far
 	bisecting bool    // a coarse rate failed
 	good, bad float64 // highest sustained rate, lowest failed one (0: none)
+	retry     float64 // a rate that failed on latency, to try once more
+	retried   float64 // the rate last tried again
 	done      bool
 }
 
@@ -36,6 +64,9 @@ type Search struct {
 func (s *Search) Next() (float64, bool) {
 	if s.done {
 		return 0, false
+	}
+	if s.retry > 0 {
+		return s.retry, true
 	}
 	if !s.bisecting {
 		if s.next >= len(s.Coarse) {
@@ -61,7 +92,14 @@ func (s *Search) Next() (float64, bool) {
 }
 
 // Record gives the outcome of the step at rate.
-func (s *Search) Record(rate float64, sustained bool) {
+func (s *Search) Record(rate float64, o Outcome) {
+	if s.retry > 0 {
+		s.retry, s.retried = 0, rate
+	} else if o == FailedOnLatency && s.retried != rate {
+		s.retry = rate // decided by the next try
+		return
+	}
+	sustained := o == Passed
 	if sustained {
 		s.good = max(s.good, rate)
 	} else if s.bad == 0 || rate < s.bad {

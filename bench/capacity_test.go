@@ -71,7 +71,11 @@ func TestSearchFindsTheCapacity(t *testing.T) {
 					t.Fatal("the search does not end")
 				}
 				tried = append(tried, rate)
-				s.Record(rate, tc.sustained(rate))
+				o := Failed
+				if tc.sustained(rate) {
+					o = Passed
+				}
+				s.Record(rate, o)
 			}
 			good, bad := s.Capacity()
 			if !slices.Equal(tried, tc.wantTried) || good != tc.wantGood || bad != tc.wantBad {
@@ -92,5 +96,75 @@ func TestRoundRate(t *testing.T) {
 	}
 	if fmt.Sprint(roundRate(2.5)) != "2.5" {
 		t.Fatalf("roundRate(2.5) prints as %v", roundRate(2.5))
+	}
+}
+
+func TestSearchTriesALatencyFailureOnceMore(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		outcomes  map[float64][]Outcome // by rate, in the order the tries get them
+		wantTried []float64
+		wantGood  float64
+		wantBad   float64
+	}{
+		{
+			name:      "a pause: the second try passes",
+			outcomes:  map[float64][]Outcome{10: {FailedOnLatency, Passed}, 20: {Passed}, 40: {Failed}, 30: {Passed}},
+			wantTried: []float64{10, 10, 20, 40, 30}, wantGood: 30, wantBad: 40,
+		},
+		{
+			name:      "late twice: failed",
+			outcomes:  map[float64][]Outcome{10: {Passed}, 20: {FailedOnLatency, FailedOnLatency}, 15: {Passed}},
+			wantTried: []float64{10, 20, 20, 15}, wantGood: 15, wantBad: 20,
+		},
+		{
+			name:      "late, then losing: failed",
+			outcomes:  map[float64][]Outcome{10: {Passed}, 20: {FailedOnLatency, Failed}, 15: {FailedOnLatency, Passed}},
+			wantTried: []float64{10, 20, 20, 15, 15}, wantGood: 15, wantBad: 20,
+		},
+		{
+			name:      "losing fixes is not retried",
+			outcomes:  map[float64][]Outcome{10: {Passed}, 20: {Failed}, 15: {Failed}},
+			wantTried: []float64{10, 20, 15}, wantGood: 10, wantBad: 15,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Search{Coarse: []float64{10, 20, 40}, Refine: 1}
+			var tried []float64
+			for rate, ok := s.Next(); ok; rate, ok = s.Next() {
+				if len(tried) > 20 || len(tc.outcomes[rate]) == 0 {
+					t.Fatalf("unexpected try of %g after %v", rate, tried)
+				}
+				tried = append(tried, rate)
+				o := tc.outcomes[rate][0]
+				tc.outcomes[rate] = tc.outcomes[rate][1:]
+				s.Record(rate, o)
+			}
+			good, bad := s.Capacity()
+			if !slices.Equal(tried, tc.wantTried) || good != tc.wantGood || bad != tc.wantBad {
+				t.Fatalf("tried %v → capacity %g, failed %g; want %v → %g, %g", tried, good, bad, tc.wantTried, tc.wantGood, tc.wantBad)
+			}
+		})
+	}
+}
+
+func TestOutcomeOf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    StepResult
+		want Outcome
+	}{
+		{"sustained", StepResult{Latency: Latency{Count: 1, P99: 10}}, Passed},
+		{"late, nothing lost", StepResult{Latency: Latency{Count: 1, P99: 400}}, FailedOnLatency},
+		{"late and losing", StepResult{Lost: 3, LossRate: 0.0001, Latency: Latency{Count: 1, P99: 400}}, Failed},
+		{"losing", StepResult{Lost: 300, LossRate: 0.01, Latency: Latency{Count: 1, P99: 10}}, Failed},
+		{"nothing delivered", StepResult{}, Failed},
+		{"connections failed", StepResult{ConnectionsFailed: 1, Latency: Latency{Count: 1, P99: 400}}, Failed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := OutcomeOf(tc.s); got != tc.want {
+				t.Fatalf("%v, want %v", got, tc.want)
+			}
+		})
 	}
 }

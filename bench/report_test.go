@@ -97,7 +97,7 @@ func overloadSample() *Result {
 		{Phase: PhaseSearch, Loop: LoopOpen, Drivers: 200, RidersPerDriver: 1, RatePerDriver: 80, OfferedPS: 16000, LossRate: 0.2,
 			Latency: Latency{Count: 1, P99: 900}},
 		{Phase: PhaseOverload, CapacityMultiple: 1.5, Loop: LoopOpen, Drivers: 200, RidersPerDriver: 1, RatePerDriver: 60, OfferedPS: 12000,
-			DeliveredPS: 7900, TimelyPS: 7000, Latency: Latency{Count: 1, P99: 120}, NodesPeakRSSMiB: 812.4},
+			DeliveredPS: 7900, LossRate: 0.34, TimelyPS: 7000, Latency: Latency{Count: 1, P99: 120}, NodesPeakRSSMiB: 812.4},
 		{Phase: PhaseOverload, CapacityMultiple: 3, Loop: LoopOpen, Drivers: 200, RidersPerDriver: 1, RatePerDriver: 120, OfferedPS: 24000,
 			DeliveredPS: 400, AckedButLost: 3, Errors: map[string]int{"unavailable": 67220, "internal": 12}, NotSent: 5, Unanswered: 9,
 			Latency: Latency{Count: 1, P99: 14259.7}, NodesPeakRSSMiB: 2048, DrainTimedOut: true},
@@ -134,11 +134,12 @@ func TestOverloadVerdict(t *testing.T) {
 		s    StepResult
 		want string
 	}{
-		{"holds", StepResult{DeliveredPS: 950, Latency: Latency{Count: 1, P99: 100}}, "holds capacity"},
+		{"sustained", StepResult{DeliveredPS: 1500, Latency: Latency{Count: 1, P99: 100}}, "sustained: the capacity was underestimated (noise?)"},
+		{"holds", StepResult{DeliveredPS: 950, LossRate: 0.3, Latency: Latency{Count: 1, P99: 100}}, "holds capacity"},
 		{"late", StepResult{DeliveredPS: 950, Latency: Latency{Count: 1, P99: 800}}, "holds goodput, late"},
-		{"degrades", StepResult{DeliveredPS: 600, Latency: Latency{Count: 1, P99: 100}}, "degrades"},
+		{"degrades", StepResult{DeliveredPS: 600, LossRate: 0.4, Latency: Latency{Count: 1, P99: 100}}, "degrades"},
 		{"collapses", StepResult{DeliveredPS: 100}, "collapses"},
-		{"loses acked fixes", StepResult{DeliveredPS: 950, AckedButLost: 1, Latency: Latency{Count: 1, P99: 100}}, "**loses acked fixes**; holds capacity"},
+		{"loses acked fixes", StepResult{DeliveredPS: 950, AckedButLost: 1, LossRate: 0.3, Latency: Latency{Count: 1, P99: 100}}, "**loses acked fixes**; holds capacity"},
 		{"drain timed out", StepResult{DeliveredPS: 100, DrainTimedOut: true}, "collapses; drain timed out"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -294,7 +294,7 @@ func (r *Runner) overload(ctx context.Context, urls []string, m *meter, res *Res
 			if err != nil {
 				return err
 			}
-			search.Record(rate, Sustained(s))
+			search.Record(rate, OutcomeOf(s))
 			res.Steps = append(res.Steps, s)
 		}
 		c.RatePerDriver, c.FailedRatePerDriver = search.Capacity()
