@@ -204,6 +204,12 @@ func (r *Result) Markdown(w io.Writer) {
 			f1(s.ServerCPUPer1000), f1(s.LoadGenCPUPer1000), f0(s.GeneratorLagMaxMS), f0(s.NodesPeakRSSMiB), drain, settle)
 	}
 	fmt.Fprintf(w, "\nLoss counts what riders never got of the offered fixes, a fix counting as delivered only if it was also acked: acked-but-lost plus every fix not acked (not sent, refused, unanswered), over offered × riders. Acked-but-lost must be 0 at any load. Goodput is unique fixes delivered to riders per second of sending, acked or not. Latency runs from when a phone took a fix to when its rider got it. A generator late by more than a few intervals means the load generator itself was short of CPU.\n")
+	for i, s := range r.Steps {
+		if s.BacklogFixes > 0 && s.RatePerDriver > 0 && s.NotSent > 0 && s.GeneratorLagMaxMS > 1000*float64(s.BacklogFixes)/s.RatePerDriver {
+			fmt.Fprintf(w, "\nStep %d: the generator was late by up to %s ms, longer than the phones' backlog of %d fixes: some of its %s fixes not sent may be the load generator's own stall.\n",
+				i+1, f0(s.GeneratorLagMaxMS), s.BacklogFixes, count(s.NotSent))
+		}
+	}
 	if r.Preset == "ramp" {
 		if r.RampMaxRate > 0 {
 			fmt.Fprintf(w, "\nHighest rate sustained (loss < %g %%, p99 < %v): **%g fixes/s per driver**.\n", 100*MaxLossRate, MaxP99, r.RampMaxRate)

@@ -99,7 +99,7 @@ func overloadSample() *Result {
 		{Phase: PhaseOverload, CapacityMultiple: 1.5, Loop: LoopOpen, Drivers: 200, RidersPerDriver: 1, RatePerDriver: 60, OfferedPS: 12000,
 			DeliveredPS: 7900, LossRate: 0.34, TimelyPS: 7000, Latency: Latency{Count: 1, P99: 120}, NodesPeakRSSMiB: 812.4},
 		{Phase: PhaseOverload, CapacityMultiple: 3, Loop: LoopOpen, Drivers: 200, RidersPerDriver: 1, RatePerDriver: 120, OfferedPS: 24000,
-			DeliveredPS: 400, AckedButLost: 3, Errors: map[string]int{"unavailable": 67220, "internal": 12}, NotSent: 5, Unanswered: 9,
+			DeliveredPS: 400, AckedButLost: 3, BacklogFixes: 600, GeneratorLagMaxMS: 5200, Errors: map[string]int{"unavailable": 67220, "internal": 12}, NotSent: 5, Unanswered: 9,
 			Latency: Latency{Count: 1, P99: 14259.7}, NodesPeakRSSMiB: 2048, DrainTimedOut: true},
 	}
 	r.Capacity = &Capacity{Criteria: "loss < 0.1 % and p99 < 250ms", RatePerDriver: 40, OfferedPS: 8000, GoodputPS: 7999.5, Step: 0, FailedRatePerDriver: 80}
@@ -118,6 +118,7 @@ func TestOverloadMarkdownGivesAVerdict(t *testing.T) {
 		"| 1.5× = 12,000/s | 7,900 | 99 % | 7,000 | 0 | 0 | 0 | 0 | 120.0 | 812 | holds capacity |",
 		"| 3× = 24,000/s | 400 | 5 % | 0 | 3 | unavailable 67,220, internal 12 | 5 | 9 | 14259.7 | 2,048 | **loses acked fixes**; collapses; drain timed out |",
 		"rtls (the step at capacity) / JetStream",
+		"Step 4: the generator was late by up to 5,200 ms, longer than the phones' backlog of 600 fixes: some of its 5 fixes not sent may be the load generator's own stall.",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("markdown lacks %q", want)

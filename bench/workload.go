@@ -32,7 +32,10 @@ type Workload struct {
 	Loop Loop
 	// Backlog is how much a phone keeps in its outbox while its client
 	// cannot take fixes (open loop): Rate × Backlog fixes, at least 4; the
-	// oldest is dropped beyond. Zero value means 1 second.
+	// oldest is dropped beyond. It must outlast a stall of the load
+	// generator itself (its goroutines then take every fix that fell due at
+	// once): on a shared two-core machine stalls of 2 s were seen. Zero
+	// value means 5 seconds.
 	Backlog time.Duration
 	// MaxInFlight bounds each driver client's fixes waiting for an ack
 	// (mobileproto.WithMaxInFlight). Zero value means, in open loop, 15
@@ -66,7 +69,7 @@ func (w *Workload) setDefaults() error {
 		return err
 	}
 	if w.Backlog == 0 {
-		w.Backlog = time.Second
+		w.Backlog = 5 * time.Second
 	}
 	if w.MaxInFlight == 0 {
 		w.MaxInFlight = 1024

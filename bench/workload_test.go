@@ -166,7 +166,7 @@ func TestWorkloadDefaults(t *testing.T) {
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v", err)
 			}
-			if err == nil && (tc.w.MaxInFlight != tc.wantInFlight || tc.w.Drain != 15*time.Second || tc.w.Backlog != time.Second) {
+			if err == nil && (tc.w.MaxInFlight != tc.wantInFlight || tc.w.Drain != 15*time.Second || tc.w.Backlog != 5*time.Second) {
 				t.Fatalf("%+v", tc.w)
 			}
 		})

@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.Rate, "rate", 0, "fixes per second per driver: one step at this rate; for -preset overload, the capacity to overload (skips the search)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "sending time per step (default: the preset's)")
 	loop := fs.String("loop", "", "open or closed (default: the preset's; open for ramp and overload)")
-	fs.DurationVar(&cfg.Backlog, "backlog", 0, "open loop: how much of its fixes a phone keeps while its client cannot take them (default 1s)")
+	fs.DurationVar(&cfg.Backlog, "backlog", 0, "open loop: how much of its fixes a phone keeps while its client cannot take them (default 5s)")
 	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", 0, "fixes a driver client may have waiting for acks (default: open loop 15 s of fixes, at least 1024; closed 1024)")
 	fs.DurationVar(&cfg.Drain, "drain", 0, "longest wait after sending for answers and deliveries (default 15s)")
 	fs.DurationVar(&cfg.Settle, "settle", 0, "longest wait after a step for the nodes to go quiet (default 20s, negative: no wait)")
