@@ -335,6 +335,9 @@ const (
 // connections failed is recorded, not fatal. After it, it waits for the
 // nodes to go quiet.
 func (r *Runner) step(ctx context.Context, urls []string, m *meter, i int, rate float64, phase string, multiple float64) (StepResult, error) {
+	if err := ctx.Err(); err != nil {
+		return StepResult{}, err
+	}
 	p := r.preset
 	what := ""
 	if phase != "" {
@@ -356,6 +359,8 @@ func (r *Runner) step(ctx context.Context, urls []string, m *meter, i int, rate 
 	s, err := Run(ctx, w)
 	s.Phase, s.CapacityMultiple = phase, multiple
 	switch {
+	case ctx.Err() != nil:
+		return s, ctx.Err() // interrupted: the step is incomplete
 	case errors.Is(err, ErrConnect):
 		r.logf("step %d: %v", i+1, err)
 	case err != nil:
