@@ -276,7 +276,7 @@ func overloadVerdict(s StepResult, capacityGoodput float64) string {
 	case g >= 0.9 && s.Latency.Count > 0 && s.Latency.P99 < ms(MaxP99):
 		v = "holds capacity"
 	case g >= 0.9:
-		v = "holds goodput, late"
+		v = "holds goodput, late (p99 " + seconds(s.Latency.P99) + ")"
 	case g >= 0.5:
 		v = "degrades"
 	default:
@@ -289,6 +289,14 @@ func overloadVerdict(s StepResult, capacityGoodput float64) string {
 		v += "; drain timed out"
 	}
 	return v
+}
+
+// seconds formats milliseconds for a verdict: "850 ms", "20.2 s".
+func seconds(ms float64) string {
+	if ms < 1000 {
+		return fmt.Sprintf("%.0f ms", ms)
+	}
+	return fmt.Sprintf("%.1f s", ms/1000)
 }
 
 func (r *Result) overloadMarkdown(w io.Writer) {

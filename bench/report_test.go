@@ -137,7 +137,8 @@ func TestOverloadVerdict(t *testing.T) {
 	}{
 		{"sustained", StepResult{DeliveredPS: 1500, Latency: Latency{Count: 1, P99: 100}}, "sustained: the capacity was underestimated (noise?)"},
 		{"holds", StepResult{DeliveredPS: 950, LossRate: 0.3, Latency: Latency{Count: 1, P99: 100}}, "holds capacity"},
-		{"late", StepResult{DeliveredPS: 950, Latency: Latency{Count: 1, P99: 800}}, "holds goodput, late"},
+		{"late", StepResult{DeliveredPS: 950, Latency: Latency{Count: 1, P99: 800}}, "holds goodput, late (p99 800 ms)"},
+		{"very late", StepResult{DeliveredPS: 950, LossRate: 0.8, Latency: Latency{Count: 1, P99: 20154.6}}, "holds goodput, late (p99 20.2 s)"},
 		{"degrades", StepResult{DeliveredPS: 600, LossRate: 0.4, Latency: Latency{Count: 1, P99: 100}}, "degrades"},
 		{"collapses", StepResult{DeliveredPS: 100}, "collapses"},
 		{"loses acked fixes", StepResult{DeliveredPS: 950, AckedButLost: 1, LossRate: 0.3, Latency: Latency{Count: 1, P99: 100}}, "**loses acked fixes**; holds capacity"},
