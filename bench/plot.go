@@ -52,7 +52,7 @@ func PlotLatency(path string, r *Result) error {
 	}
 	line(img, left, h-bottom, w-right, h-bottom, axis)
 	line(img, left, top, left, h-bottom, axis)
-	label(img, left, 24, fmt.Sprintf("rtls %s: end-to-end latency, driver send to rider receive", r.Preset), axis)
+	label(img, left, 24, fmt.Sprintf("rtls %s: end-to-end latency, fix taken by the phone to rider receive", r.Preset), axis)
 	palette := []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255}, {148, 103, 189, 255}}
 	for i, s := range steps {
 		c := palette[i%len(palette)]
