@@ -13,7 +13,7 @@ import (
 	"golang.org/x/image/math/fixed"
 )
 
-// PlotLatency draws the end-to-end latency percentiles of every step of r
+// PlotLatency draws the end-to-end latency percentiles of the steps of r
 // (x: percentile on a log scale of 1 − p, y: milliseconds, log scale) into a
 // PNG at path.
 func PlotLatency(path string, r *Result) error {
@@ -31,8 +31,9 @@ func PlotLatency(path string, r *Result) error {
 		v := -math.Log10(1 - p/100) // 0.3 … 4
 		return left + int((v-0.3)/(4-0.3)*float64(w-left-right))
 	}
+	steps := plotted(r)
 	maxMS := 1.0
-	for _, s := range r.Steps {
+	for _, s := range steps {
 		maxMS = max(maxMS, s.Latency.Max)
 	}
 	lo, hi := math.Log10(0.1), math.Log10(math.Pow(10, math.Ceil(math.Log10(maxMS))))
@@ -51,9 +52,9 @@ func PlotLatency(path string, r *Result) error {
 	}
 	line(img, left, h-bottom, w-right, h-bottom, axis)
 	line(img, left, top, left, h-bottom, axis)
-	label(img, left, 24, fmt.Sprintf("rtls %s: end-to-end latency, driver send to rider receive", r.Preset), axis)
+	label(img, left, 24, fmt.Sprintf("rtls %s: end-to-end latency, fix taken by the phone to rider receive", r.Preset), axis)
 	palette := []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {214, 39, 40, 255}, {148, 103, 189, 255}}
-	for i, s := range r.Steps {
+	for i, s := range steps {
 		c := palette[i%len(palette)]
 		vals := []float64{s.Latency.P50, s.Latency.P90, s.Latency.P99, s.Latency.P999, s.Latency.Max}
 		for j := range vals {
@@ -63,7 +64,14 @@ func PlotLatency(path string, r *Result) error {
 				line(img, xOf(xs[j-1].p), yOf(vals[j-1]), x, y, c)
 			}
 		}
-		label(img, w-right-260, top+16*(i+1), fmt.Sprintf("%d drivers x %g fixes/s", s.Drivers, s.RatePerDriver), c)
+		name := fmt.Sprintf("%d drivers x %g fixes/s", s.Drivers, s.RatePerDriver)
+		switch {
+		case s.Phase == PhaseOverload:
+			name += fmt.Sprintf(" (%gx capacity)", s.CapacityMultiple)
+		case r.Capacity != nil:
+			name += " (capacity)"
+		}
+		label(img, w-right-300, top+16*(i+1), name, c)
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -71,6 +79,22 @@ func PlotLatency(path string, r *Result) error {
 	}
 	defer f.Close()
 	return png.Encode(f, img)
+}
+
+// plotted returns the steps worth a curve: with a capacity, the step at
+// capacity and the overload steps (the search's steps would crowd the
+// plot); otherwise every step.
+func plotted(r *Result) []StepResult {
+	if r.Capacity == nil {
+		return r.Steps
+	}
+	var out []StepResult
+	for i, s := range r.Steps {
+		if i == r.Capacity.Step || s.Phase == PhaseOverload {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func fill(img *image.RGBA, r image.Rectangle, c color.Color) {

@@ -57,23 +57,6 @@ func TestCompareSaysWhatGotBetterAndWorse(t *testing.T) {
 	}
 }
 
-func TestRampOK(t *testing.T) {
-	ok := StepResult{LossRate: 0.0009, Latency: Latency{Count: 1, P99: 249}}
-	if !RampOK(ok) {
-		t.Fatal("a step within the limits is not sustained")
-	}
-	for _, bad := range []StepResult{
-		{LossRate: 0.001, Latency: Latency{Count: 1, P99: 1}},
-		{Latency: Latency{Count: 1, P99: 250}},
-		{Latency: Latency{}},
-		{ConnectionsFailed: 1, Latency: Latency{Count: 1, P99: 1}},
-	} {
-		if RampOK(bad) {
-			t.Fatalf("%+v counted as sustained", bad)
-		}
-	}
-}
-
 func TestPlotLatencyDrawsEveryStep(t *testing.T) {
 	r := sample()
 	r.Steps = append(r.Steps, StepResult{Drivers: 10, RatePerDriver: 5, Latency: Latency{Count: 1, P50: 2, P90: 3, P99: 8, P999: 20, Max: 130}})
@@ -102,5 +85,127 @@ func TestPlotLatencyDrawsEveryStep(t *testing.T) {
 		if colours[c] < 20 {
 			t.Errorf("step colour %v has %d pixels", c, colours[c])
 		}
+	}
+}
+
+func overloadSample() *Result {
+	r := sample()
+	r.Preset = "overload"
+	r.Steps = []StepResult{
+		{Phase: PhaseSearch, Loop: LoopOpen, Drivers: 200, RidersPerDriver: 1, RatePerDriver: 40, Offered: 80000, OfferedPS: 8000, Sent: 80000, Acked: 80000,
+			Delivered: 80000, DeliveredPS: 7999.5, Latency: Latency{Count: 80000, P99: 105}},
+		{Phase: PhaseSearch, Loop: LoopOpen, Drivers: 200, RidersPerDriver: 1, RatePerDriver: 80, OfferedPS: 16000, LossRate: 0.2,
+			Latency: Latency{Count: 1, P99: 900}},
+		{Phase: PhaseOverload, CapacityMultiple: 1.5, Loop: LoopOpen, Drivers: 200, RidersPerDriver: 1, RatePerDriver: 60, OfferedPS: 12000,
+			DeliveredPS: 7900, LossRate: 0.34, TimelyPS: 7000, Latency: Latency{Count: 1, P99: 120}, NodesPeakRSSMiB: 812.4},
+		{Phase: PhaseOverload, CapacityMultiple: 3, Loop: LoopOpen, Drivers: 200, RidersPerDriver: 1, RatePerDriver: 120, OfferedPS: 24000,
+			DeliveredPS: 400, AckedButLost: 3, BacklogFixes: 600, GeneratorLagMaxMS: 5200, Errors: map[string]int{"unavailable": 67220, "internal": 12}, NotSent: 5, Unanswered: 9,
+			Latency: Latency{Count: 1, P99: 14259.7}, NodesPeakRSSMiB: 2048, DrainTimedOut: true},
+	}
+	r.Capacity = &Capacity{Criteria: "loss < 0.1 % and p99 < 250ms", RatePerDriver: 40, OfferedPS: 8000, GoodputPS: 7999.5, Step: 0, FailedRatePerDriver: 80}
+	return r
+}
+
+func TestOverloadMarkdownGivesAVerdict(t *testing.T) {
+	var md bytes.Buffer
+	overloadSample().Markdown(&md)
+	s := md.String()
+	for _, want := range []string{
+		"| 1 (search) | 200 × 1 × 40 | open | 8,000.0 | 80,000 | 80,000 | 7,999.5 |",
+		"| 3 (1.5× capacity) |",
+		"**40 fixes/s per driver, 8,000 fixes/s offered, goodput 8,000/s** (step 1: loss 0.000 %, p99 105.0 ms).",
+		"The lowest rate that failed: 80 fixes/s per driver (step 2: loss 20.00 %, p99 900 ms).",
+		"| 1.5× = 12,000/s | 7,900 | 99 % | 7,000 | 0 | 0 | 0 | 0 | 120.0 | 812 | holds capacity |",
+		"| 3× = 24,000/s | 400 | 5 % | 0 | 3 | unavailable 67,220, internal 12 | 5 | 9 | 14259.7 | 2,048 | **loses acked fixes**; collapses; drain timed out |",
+		"rtls (the step at capacity) / JetStream",
+		"Step 4: the generator was late by up to 5,200 ms, longer than the phones' backlog of 600 fixes: some of its 5 fixes not sent may be the load generator's own stall.",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(s)
+	}
+}
+
+func TestOverloadVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    StepResult
+		want string
+	}{
+		{"sustained", StepResult{DeliveredPS: 1500, Latency: Latency{Count: 1, P99: 100}}, "sustained: the capacity was underestimated (noise?)"},
+		{"holds", StepResult{DeliveredPS: 950, LossRate: 0.3, Latency: Latency{Count: 1, P99: 100}}, "holds capacity"},
+		{"late", StepResult{DeliveredPS: 950, Latency: Latency{Count: 1, P99: 800}}, "holds goodput, late (p99 800 ms)"},
+		{"very late", StepResult{DeliveredPS: 950, LossRate: 0.8, Latency: Latency{Count: 1, P99: 20154.6}}, "holds goodput, late (p99 20.2 s)"},
+		{"degrades", StepResult{DeliveredPS: 600, LossRate: 0.4, Latency: Latency{Count: 1, P99: 100}}, "degrades"},
+		{"collapses", StepResult{DeliveredPS: 100}, "collapses"},
+		{"loses acked fixes", StepResult{DeliveredPS: 950, AckedButLost: 1, LossRate: 0.3, Latency: Latency{Count: 1, P99: 100}}, "**loses acked fixes**; holds capacity"},
+		{"drain timed out", StepResult{DeliveredPS: 100, DrainTimedOut: true}, "collapses; drain timed out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := overloadVerdict(tc.s, 1000); got != tc.want {
+				t.Fatalf("%q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestOverloadResultRoundTripsAndCompares(t *testing.T) {
+	r := overloadSample()
+	p := filepath.Join(t.TempDir(), "r.json")
+	if err := r.WriteJSON(p); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadResult(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Capacity == nil || *back.Capacity != *r.Capacity || back.Steps[3].Errors["unavailable"] != 67220 || back.Steps[3].Loop != LoopOpen {
+		t.Fatalf("round trip: %+v", back)
+	}
+	cur := overloadSample()
+	cur.Capacity.OfferedPS = 10000
+	cur.Steps[3].DeliveredPS = 8000
+	var out bytes.Buffer
+	WriteComparison(&out, back, cur)
+	for _, want := range []string{"| capacity, offered fixes/s | 8e+03 | 1e+04 | 1.25 (better) |", "| 3× capacity: goodput/s | 400 | 8e+03 | 20.00 (better) |", "| 1.5× capacity: nodes' peak RSS MiB | 812 | 812 | 1.00 |"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("comparison lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestWriteAndReplot(t *testing.T) {
+	dir := t.TempDir()
+	var stdout bytes.Buffer
+	base, err := overloadSample().Write(dir, &stdout, sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(base + ".md")
+	if err != nil || string(md) != stdout.String() || !strings.Contains(stdout.String(), "### Compared with small run") {
+		t.Fatalf("markdown file and stdout differ, or no comparison (%v)", err)
+	}
+	os.Remove(base + ".png")
+	var again bytes.Buffer
+	if err := Replot(base+".json", &again); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(base + ".png"); err != nil || !strings.Contains(again.String(), "#### Overload") {
+		t.Fatalf("replot: %v", err)
+	}
+	if got := plotted(overloadSample()); len(got) != 3 || got[0].RatePerDriver != 40 || got[2].CapacityMultiple != 3 {
+		t.Fatalf("plotted %+v", got)
+	}
+}
+
+func TestMarkdownOfAResultWithoutOpenLoopFields(t *testing.T) {
+	// A result written before open loop: no loop, offered count or errors.
+	var md bytes.Buffer
+	sample().Markdown(&md)
+	if !strings.Contains(md.String(), "| 1 | 10 × 1 × 1 | closed | 0.0 | 0 | 0 | 10.0 | 0.200 % | 0 | 0 | 0 | 0 | 0 |") {
+		t.Fatalf("markdown:\n%s", md.String())
 	}
 }

@@ -102,6 +102,13 @@ func (t *Tracker) Observe(seq uint64) bool {
 	return true
 }
 
+// Seen reports whether seq has been received.
+func (t *Tracker) Seen(seq uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return seq < uint64(len(t.seen)) && t.seen[seq]
+}
+
 // Result returns the counts, with Lost counting the seqs in expected that
 // never arrived.
 func (t *Tracker) Result(expected []uint64) Delivery {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -13,7 +13,11 @@ import (
 	"github.com/rtls-io/rtls/mobileproto"
 )
 
-// Workload is one measured step: Drivers drivers each sending Rate fixes per
+// ErrConnect is returned by Run, wrapped, when some clients could not
+// connect or track; the StepResult says how many.
+var ErrConnect = errors.New("bench: connections failed")
+
+// Workload is one measured step: Drivers drivers each taking Rate fixes per
 // second for Duration, each tracked by RidersPerDriver riders connected to
 // other nodes than their driver.
 type Workload struct {
@@ -24,163 +28,104 @@ type Workload struct {
 	RidersPerDriver int
 	Rate            float64
 	Duration        time.Duration
-	// Drain bounds the wait for fixes in flight after sending stops.
-	// Zero value means 10 seconds.
+	// Loop paces the drivers. Zero value means LoopOpen.
+	Loop Loop
+	// Backlog is how much a phone keeps in its outbox while its client
+	// cannot take fixes (open loop): Rate × Backlog fixes, at least 4; the
+	// oldest is dropped beyond. It must outlast a stall of the load
+	// generator itself (its goroutines then take every fix that fell due at
+	// once): on a shared two-core machine stalls of 2 s were seen. Zero
+	// value means 5 seconds.
+	Backlog time.Duration
+	// MaxInFlight bounds each driver client's fixes waiting for an ack
+	// (mobileproto.WithMaxInFlight). Zero value means, in open loop, 15
+	// seconds of fixes (at least 1,024), so that the client is not what
+	// throttles the phone before the node answers (the node gives up on a
+	// fix after its 10 s publish timeout); in closed loop the client's
+	// default, 1,024.
+	MaxInFlight int
+	// Drain bounds the wait, after sending stops, for the answers to the
+	// fixes sent and for their delivery. Zero value means 15 seconds.
 	Drain time.Duration
 	// Prefix makes this step's ids unique (drivers are <Prefix>d<k>).
 	Prefix string
 	// DialParallelism bounds concurrent connection attempts. Zero value means 64.
 	DialParallelism int
 	// Begin and End, if set, are called just before the drivers start
-	// sending and once everything sent has arrived (or Drain ran out): the
-	// measurement window, for the caller's CPU readings.
+	// sending and once everything sent has been answered and delivered (or
+	// Drain ran out): the measurement window, for the caller's /proc
+	// readings.
 	Begin, End func()
 }
 
-// StepResult is what a Workload measured.
-type StepResult struct {
-	Drivers           int     `json:"drivers"`
-	RidersPerDriver   int     `json:"riders_per_driver"`
-	RatePerDriver     float64 `json:"rate_per_driver"`
-	DurationSec       float64 `json:"duration_s"`
-	Connections       int     `json:"connections"`
-	ConnectionsFailed int     `json:"connections_failed"`
-	ConnectSec        float64 `json:"connect_s"`
-	WindowSec         float64 `json:"window_s"`
-
-	Sent       int     `json:"sent"`
-	Acked      int     `json:"acked"`
-	SendErrors int     `json:"send_errors"`
-	OfferedPS  float64 `json:"offered_per_s"`
-	// Delivered counts unique fixes received by riders; DeliveredPS per
-	// second of sending.
-	Delivered   int      `json:"delivered"`
-	DeliveredPS float64  `json:"delivered_per_s"`
-	Delivery    Delivery `json:"delivery"`
-	LossRate    float64  `json:"loss_rate"`
-	Latency     Latency  `json:"latency"`
-	AckLatency  Latency  `json:"ack_latency"`
-
-	// Filled in by the caller from /proc over the measurement window.
-	ServerCPUSec      float64 `json:"server_cpu_s"`
-	ServerCPUPer1000  float64 `json:"server_cpu_ms_per_1000_delivered"`
-	LoadGenCPUSec     float64 `json:"loadgen_cpu_s"`
-	LoadGenCPUPer1000 float64 `json:"loadgen_cpu_ms_per_1000_delivered"`
-}
-
-type benchDriver struct {
-	id     string
-	c      *mobileproto.Client
-	sentAt []atomic.Int64 // unix ns by seq
-	sent   atomic.Uint64  // highest seq sent
-	mu     sync.Mutex
-	acked  []uint64
-	ackLat []time.Duration
-	errs   int
-}
-
-type benchRider struct {
-	c     *mobileproto.Client
-	d     *benchDriver
-	track Tracker
-	lat   []time.Duration
-	done  chan struct{}
-}
-
-// Run connects the workload's clients, drives it and measures it.
-func Run(ctx context.Context, w Workload) (StepResult, error) {
-	if len(w.Nodes) == 0 || w.Drivers <= 0 || w.Rate <= 0 || w.Duration <= 0 {
-		return StepResult{}, errors.New("bench: workload needs nodes, drivers, a rate and a duration")
+func (w *Workload) setDefaults() error {
+	if len(w.Nodes) == 0 || w.Drivers <= 0 || w.RidersPerDriver < 0 || !(w.Rate > 0) || w.Duration <= 0 {
+		return errors.New("bench: workload needs nodes, drivers, a rate and a duration")
+	}
+	if w.Loop == "" {
+		w.Loop = LoopOpen
+	}
+	if _, err := ParseLoop(string(w.Loop)); err != nil {
+		return err
+	}
+	if w.Backlog == 0 {
+		w.Backlog = 5 * time.Second
+	}
+	if w.MaxInFlight == 0 {
+		w.MaxInFlight = 1024
+		if w.Loop == LoopOpen {
+			w.MaxInFlight = max(1024, int(math.Ceil(w.Rate*15)))
+		}
 	}
 	if w.Drain == 0 {
-		w.Drain = 10 * time.Second
+		w.Drain = 15 * time.Second
 	}
 	if w.DialParallelism == 0 {
 		w.DialParallelism = 64
 	}
-	res := StepResult{Drivers: w.Drivers, RidersPerDriver: w.RidersPerDriver, RatePerDriver: w.Rate, DurationSec: w.Duration.Seconds()}
+	return nil
+}
+
+type benchRider struct {
+	c       *mobileproto.Client
+	d       *benchDriver
+	track   Tracker
+	lat     []time.Duration
+	done    chan struct{}
+	checked int // d.acked[:checked] have all arrived (drain check)
+}
+
+// Run connects the workload's clients, drives it and measures it. It
+// returns an error wrapping ErrConnect, with the result so far, when some
+// clients could not connect.
+func Run(ctx context.Context, w Workload) (StepResult, error) {
+	if err := w.setDefaults(); err != nil {
+		return StepResult{}, err
+	}
+	res := StepResult{Loop: w.Loop, Drivers: w.Drivers, RidersPerDriver: w.RidersPerDriver, RatePerDriver: w.Rate,
+		DurationSec: w.Duration.Seconds(), MaxInFlight: w.MaxInFlight}
+	backlog := max(4, int(math.Ceil(w.Rate*w.Backlog.Seconds())))
+	if w.Loop == LoopOpen {
+		res.BacklogFixes = backlog
+	}
 	maxSeq := int(w.Rate*w.Duration.Seconds()) + 16
 
 	drivers := make([]*benchDriver, w.Drivers)
 	for k := range drivers {
-		drivers[k] = &benchDriver{id: w.Prefix + "d" + strconv.Itoa(k), sentAt: make([]atomic.Int64, maxSeq+1)}
+		drivers[k] = newBenchDriver(w.Prefix+"d"+strconv.Itoa(k), maxSeq)
 	}
 	var riders []*benchRider
-	for k, d := range drivers {
-		for r := 0; r < w.RidersPerDriver; r++ {
-			riders = append(riders, &benchRider{d: d, done: make(chan struct{})})
-			_ = k
-		}
-	}
-
-	// Connect: riders first (they track before anything is sent), then drivers.
-	start := time.Now()
-	var failed atomic.Int64
-	sem := make(chan struct{}, w.DialParallelism)
-	var wg sync.WaitGroup
-	dialOne := func(url string, role mobileproto.Role, id string, opts ...mobileproto.Option) *mobileproto.Client {
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		c, err := mobileproto.Dial(dctx, url, append([]mobileproto.Option{mobileproto.WithIdentity(role, id)}, opts...)...)
-		if err != nil {
-			failed.Add(1)
-			return nil
-		}
-		return c
-	}
-	n := len(w.Nodes)
-	for i, r := range riders {
-		k := i / max(w.RidersPerDriver, 1)
-		node := (k + 1 + i%max(w.RidersPerDriver, 1)) % n
-		if n > 1 && node == k%n {
-			node = (node + 1) % n
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r.c = dialOne(w.Nodes[node], mobileproto.RoleRider, w.Prefix+"r"+strconv.Itoa(i), mobileproto.WithLocationBuffer(4096))
-			if r.c == nil {
-				return
-			}
-			tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			if _, err := r.c.Track(tctx, r.d.id, mobileproto.TrackOptions{History: new(int)}); err != nil {
-				failed.Add(1)
-				r.c.Close()
-				r.c = nil
-			}
-		}()
-	}
-	for k, d := range drivers {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			d.c = dialOne(w.Nodes[k%n], mobileproto.RoleDriver, d.id, mobileproto.WithStartSeq(1))
-		}()
-	}
-	wg.Wait()
-	res.ConnectSec = time.Since(start).Seconds()
-	res.ConnectionsFailed = int(failed.Load())
-	defer closeAll(drivers, riders)
 	for _, d := range drivers {
-		if d.c != nil {
-			res.Connections++
+		for range w.RidersPerDriver {
+			riders = append(riders, &benchRider{d: d, done: make(chan struct{})})
 		}
 	}
-	for _, r := range riders {
-		if r.c != nil {
-			res.Connections++
-		}
-	}
-	if res.ConnectionsFailed > 0 {
-		return res, fmt.Errorf("bench: %d connections failed", res.ConnectionsFailed)
+	defer closeAll(drivers, riders)
+	if err := connect(ctx, w, drivers, riders, &res); err != nil {
+		return res, err
 	}
 
-	// Riders record the latency of every fix from the driver's send time.
+	// Riders record the latency of every fix from when it was taken.
 	for _, r := range riders {
 		r.lat = make([]time.Duration, 0, maxSeq)
 		go func() {
@@ -191,8 +136,8 @@ func Run(ctx context.Context, w Workload) (StepResult, error) {
 					continue
 				}
 				if r.track.Observe(l.Seq) {
-					if sent := r.d.sentAt[l.Seq].Load(); sent > 0 {
-						r.lat = append(r.lat, time.Duration(at-sent))
+					if taken := r.d.sentAt[l.Seq].Load(); taken > 0 {
+						r.lat = append(r.lat, time.Duration(at-taken))
 					}
 				}
 			}
@@ -202,137 +147,184 @@ func Run(ctx context.Context, w Workload) (StepResult, error) {
 	if w.Begin != nil {
 		w.Begin()
 	}
+	// Open loop: every driver takes its fixes on the schedule of the window
+	// [windowStart, windowEnd), then flushes its outbox until drainEnd.
+	// Closed loop: it sends until windowEnd.
 	windowStart := time.Now()
-	sendCtx, stopSending := context.WithTimeout(ctx, w.Duration)
-	defer stopSending()
-	var dwg sync.WaitGroup
+	windowEnd := windowStart.Add(w.Duration)
+	drainEnd := windowEnd.Add(w.Drain)
+	genCtx, stopGen := context.WithDeadline(ctx, windowEnd)
+	defer stopGen()
+	sendCtx, stopSend := context.WithDeadline(ctx, drainEnd)
+	defer stopSend()
 	interval := time.Duration(float64(time.Second) / w.Rate)
+	var generating atomic.Int64
+	generating.Store(int64(len(drivers)))
+	var dwg sync.WaitGroup
 	for _, d := range drivers {
 		dwg.Add(1)
 		go func() {
 			defer dwg.Done()
-			d.drive(sendCtx, interval, maxSeq)
+			if w.Loop == LoopOpen {
+				d.driveOpen(sendCtx, windowStart, windowEnd, interval, maxSeq, backlog, w.MaxInFlight, func() { generating.Add(-1) })
+			} else {
+				d.driveClosed(genCtx, interval, maxSeq)
+				generating.Add(-1)
+			}
 		}()
 	}
-	dwg.Wait()
-	sendSec := time.Since(windowStart).Seconds()
+	<-genCtx.Done()
+	// Rates are per second of the window: the schedule offered exactly
+	// that much, even when a starved generator took its last fixes late.
+	sendSec := w.Duration.Seconds()
 
-	// Wait until every acked fix reached every rider, or Drain runs out.
-	deadline := time.Now().Add(w.Drain)
-	for time.Now().Before(deadline) && !allArrived(drivers, riders) {
+	// Wait until every fix is answered and every acked fix reached every
+	// rider, or the drain runs out.
+	drainStart := time.Now()
+	for generating.Load() > 0 || !allArrived(drivers, riders) {
+		if time.Now().After(drainEnd) || ctx.Err() != nil {
+			res.DrainTimedOut = true
+			break
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	res.DrainSec = time.Since(drainStart).Seconds()
 	if w.End != nil {
 		w.End()
 	}
 	res.WindowSec = time.Since(windowStart).Seconds()
 
+	var t tally
 	var ackLat, lat []time.Duration
-	acked := map[*benchDriver][]uint64{}
+	acked := make(map[*benchDriver][]uint64, len(drivers))
 	for _, d := range drivers {
-		d.mu.Lock()
-		res.Sent += int(d.sent.Load())
-		res.Acked += len(d.acked)
-		res.SendErrors += d.errs
-		acked[d] = append([]uint64(nil), d.acked...)
-		ackLat = append(ackLat, d.ackLat...)
-		d.mu.Unlock()
+		dt, a, al := d.freeze()
+		t.add(dt)
+		acked[d] = a
+		ackLat = append(ackLat, al...)
 	}
+	stopSend()
 	closeAll(drivers, riders)
+	dwg.Wait()
+	var delivery Delivery
+	timely := 0
 	for _, r := range riders {
 		<-r.done
-		res.Delivery = res.Delivery.Add(r.track.Result(acked[r.d]))
+		delivery = delivery.Add(r.track.Result(acked[r.d]))
+		for _, l := range r.lat {
+			if l <= TimelyBound {
+				timely++
+			}
+		}
 		lat = append(lat, r.lat...)
 	}
-	res.OfferedPS = float64(res.Sent) / sendSec
-	res.Delivered = res.Delivery.Unique
-	res.DeliveredPS = float64(res.Delivered) / sendSec
-	if want := res.Acked * w.RidersPerDriver; want > 0 {
-		res.LossRate = float64(res.Delivery.Lost) / float64(want)
+	for _, d := range drivers {
+		res.GeneratorLagMaxMS = max(res.GeneratorLagMaxMS, ms(d.lagMax))
 	}
+	res.account(t, delivery, timely, sendSec)
 	res.Latency = Summarize(lat)
 	res.AckLatency = Summarize(ackLat)
 	return res, nil
 }
 
-// drive sends fixes every interval until ctx ends, with a random phase so
-// that drivers do not all send at once; acks are collected in order.
-func (d *benchDriver) drive(ctx context.Context, interval time.Duration, maxSeq int) {
-	acks := make(chan *mobileproto.Pending, 4096)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for p := range acks {
-			a, err := p.Result()
-			now := time.Now().UnixNano()
-			d.mu.Lock()
-			if err != nil {
-				d.errs++
-			} else {
-				d.acked = append(d.acked, a.Seq)
-				d.ackLat = append(d.ackLat, time.Duration(now-d.sentAt[a.Seq].Load()))
-			}
-			d.mu.Unlock()
+// connect dials riders first (they track before anything is sent), then
+// drivers.
+func connect(ctx context.Context, w Workload, drivers []*benchDriver, riders []*benchRider, res *StepResult) error {
+	start := time.Now()
+	var mu sync.Mutex
+	failed := 0
+	var firstErr error
+	fail := func(err error) {
+		mu.Lock()
+		failed++
+		if firstErr == nil {
+			firstErr = err
 		}
-	}()
-	defer func() {
-		close(acks)
-		<-done
-	}()
-	select {
-	case <-ctx.Done():
-		return
-	case <-time.After(time.Duration(rand.Int64N(int64(interval)))):
+		mu.Unlock()
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for seq := uint64(1); int(seq) < maxSeq; seq++ {
-		now := time.Now()
-		d.sentAt[seq].Store(now.UnixNano())
-		d.sent.Store(seq)
-		p, err := d.c.SendLocationAsync(ctx, mobileproto.Fix{
-			Latitude:  12.9716 + float64(seq%1000)*1e-5,
-			Longitude: 77.5946 - float64(seq%1000)*1e-5,
-			Seq:       seq,
-			TS:        now.UnixMilli(),
-			Accuracy:  mobileproto.Float64(4.5),
-			Speed:     mobileproto.Float64(8.3),
-			Heading:   mobileproto.Float64(271),
-		})
+	sem := make(chan struct{}, w.DialParallelism)
+	var wg sync.WaitGroup
+	dialOne := func(url string, role mobileproto.Role, id string, opts ...mobileproto.Option) *mobileproto.Client {
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		c, err := mobileproto.Dial(dctx, url, append([]mobileproto.Option{mobileproto.WithIdentity(role, id)}, opts...)...)
 		if err != nil {
-			if ctx.Err() != nil {
-				d.sent.Store(seq - 1)
+			fail(err)
+			return nil
+		}
+		return c
+	}
+	n := len(w.Nodes)
+	per := max(w.RidersPerDriver, 1)
+	for i, r := range riders {
+		k := i / per
+		node := (k + 1 + i%per) % n
+		if n > 1 && node == k%n {
+			node = (node + 1) % n
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c := dialOne(w.Nodes[node], mobileproto.RoleRider, w.Prefix+"r"+strconv.Itoa(i), mobileproto.WithLocationBuffer(4096))
+			if c == nil {
 				return
 			}
-			d.mu.Lock()
-			d.errs++
-			d.mu.Unlock()
-		} else {
-			acks <- p
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+			tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if _, err := c.Track(tctx, r.d.id, mobileproto.TrackOptions{History: new(int)}); err != nil {
+				fail(fmt.Errorf("track %s: %w", r.d.id, err))
+				c.Close()
+				return
+			}
+			r.c = c
+		}()
+	}
+	for k, d := range drivers {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d.c = dialOne(w.Nodes[k%n], mobileproto.RoleDriver, d.id, mobileproto.WithStartSeq(1), mobileproto.WithMaxInFlight(w.MaxInFlight))
+		}()
+	}
+	wg.Wait()
+	res.ConnectSec = time.Since(start).Seconds()
+	res.ConnectionsFailed = failed
+	for _, d := range drivers {
+		if d.c != nil {
+			res.Connections++
 		}
 	}
+	for _, r := range riders {
+		if r.c != nil {
+			res.Connections++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%w: %d of %d (first: %v)", ErrConnect, failed, len(drivers)+len(riders), firstErr)
+	}
+	return nil
 }
 
-// allArrived reports whether every acked fix has reached each of its riders.
+// allArrived reports whether every offered fix has an outcome and every
+// acked fix has reached each of its riders.
 func allArrived(drivers []*benchDriver, riders []*benchRider) bool {
 	for _, d := range drivers {
-		d.mu.Lock()
-		pending := int(d.sent.Load()) - len(d.acked) - d.errs
-		d.mu.Unlock()
-		if pending > 0 {
+		if d.pending() > 0 {
 			return false
 		}
 	}
 	for _, r := range riders {
 		r.d.mu.Lock()
-		want := len(r.d.acked)
+		for r.checked < len(r.d.acked) && r.track.Seen(r.d.acked[r.checked]) {
+			r.checked++
+		}
+		done := r.checked == len(r.d.acked)
 		r.d.mu.Unlock()
-		if r.track.Result(nil).Unique < want {
+		if !done {
 			return false
 		}
 	}
