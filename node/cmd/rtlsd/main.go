@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/rtls-io/rtls/internal/commalist"
+	"github.com/rtls-io/rtls/internal/rlimit"
 	"github.com/rtls-io/rtls/node"
 )
 
@@ -80,7 +81,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 		}
 	}
-	if before, after, ok := raiseFileLimit(); ok && after > before {
+	if before, after, err := rlimit.Raise(); err != nil {
+		cfg.Logger.Warn("could not raise the open files limit", "err", err)
+	} else if after > before {
 		cfg.Logger.Info("raised the open files limit", "from", before, "to", after)
 	}
 	n, err := node.New(cfg)
@@ -205,21 +208,4 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 		cfg.AllowedOrigins = commalist.Split(*origins)
 	}
 	return cfg, level, nil
-}
-
-// raiseFileLimit lifts the soft limit on open files to the hard limit: every
-// WebSocket is a file descriptor, and soft limits default to 1024.
-func raiseFileLimit() (before, after uint64, ok bool) {
-	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-		return 0, 0, false
-	}
-	before = l.Cur
-	if l.Cur < l.Max {
-		l.Cur = l.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
-			return before, before, false
-		}
-	}
-	return before, l.Cur, true
 }
