@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -194,7 +194,7 @@ type Transition struct {
 
 // Tick re-evaluates every driver's freshness at the clock's now and returns
 // the counts and the drivers whose status changed since the last Tick (or
-// since they appeared), ordered by id. A driver's newer fix makes it live
+// since they appeared), ordered by id (CompareIDs). A driver's newer fix makes it live
 // again at the next Tick.
 func (f *Fleet) Tick() (Counts, []Transition) {
 	now := f.now()
@@ -222,7 +222,7 @@ func (f *Fleet) Tick() (Counts, []Transition) {
 	if changed {
 		f.version.Add(1)
 	}
-	sort.Slice(tr, func(i, j int) bool { return tr[i].ID < tr[j].ID })
+	slices.SortFunc(tr, func(a, b Transition) int { return CompareIDs(a.ID, b.ID) })
 	return c, tr
 }
 
@@ -230,7 +230,7 @@ func (f *Fleet) Tick() (Counts, []Transition) {
 type Point struct {
 	ID     string
 	X, Y   float64 // Web-Mercator world coordinates in [0, 1)
-	Status Status
+	Status State
 }
 
 // Points appends every driver's position and freshness at now to dst[:0]
@@ -279,15 +279,27 @@ type Query struct {
 	// Search keeps drivers whose id contains it (case-insensitive), or whose
 	// status or node name equals it. Empty keeps every driver.
 	Search string
-	// Sort is the column; Desc reverses it. Ties are ordered by id.
+	// Problems keeps only the drivers whose state needs attention (State's
+	// Problem: today stale or offline), together with Search. Sort by
+	// SortByAge with Desc for "longest silent first" (ProblemsFirst).
+	Problems bool
+	// Sort is the column; Desc reverses it. Ids are ordered naturally
+	// (CompareIDs), and ties of every other column by id, ascending even
+	// when Desc is set.
 	Sort SortKey
 	Desc bool
+}
+
+// ProblemsFirst is the list's "stale or offline, longest first" query: the
+// drivers that need attention, the longest silent first, filtered by search.
+func ProblemsFirst(search string) Query {
+	return Query{Search: search, Problems: true, Sort: SortByAge, Desc: true}
 }
 
 // Row is one line of the driver list.
 type Row struct {
 	ID       string
-	Status   Status
+	Status   State
 	Age      time.Duration
 	Speed    float64 // m/s, NaN when unknown
 	Lat, Lon float64
@@ -303,6 +315,9 @@ func (f *Fleet) Rows(q Query) []Row {
 	for id, e := range f.drivers {
 		age := e.Age(now)
 		st := f.th.Status(age)
+		if q.Problems && !st.Problem() {
+			continue
+		}
 		if search != "" && !strings.Contains(strings.ToLower(id), search) &&
 			search != st.String() && search != strings.ToLower(e.Node) {
 			continue
@@ -315,10 +330,12 @@ func (f *Fleet) Rows(q Query) []Row {
 }
 
 func sortRows(rows []Row, key SortKey, desc bool) {
-	less := func(a, b *Row) int { // -1, 0, 1 on the column only
+	column := func(a, b *Row) int { // -1, 0, 1 on the column only
 		switch key {
+		case SortByID:
+			return CompareIDs(a.ID, b.ID)
 		case SortByStatus:
-			return cmp.Compare(a.Status, b.Status)
+			return cmp.Compare(a.Status.Severity(), b.Status.Severity())
 		case SortByAge:
 			return cmp.Compare(a.Age, b.Age)
 		case SortBySpeed:
@@ -332,14 +349,14 @@ func sortRows(rows []Row, key SortKey, desc bool) {
 		}
 		return 0
 	}
-	sort.Slice(rows, func(i, j int) bool {
-		c := less(&rows[i], &rows[j])
-		if c == 0 {
-			c = strings.Compare(rows[i].ID, rows[j].ID)
-		}
+	slices.SortFunc(rows, func(a, b Row) int {
+		c := column(&a, &b)
 		if desc {
-			return c > 0
+			c = -c
 		}
-		return c < 0
+		if c == 0 {
+			c = CompareIDs(a.ID, b.ID) // ties ascending either way
+		}
+		return c
 	})
 }
