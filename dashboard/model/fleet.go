@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,7 @@ type Fleet struct {
 type entry struct {
 	Driver
 	status Status // as of the last Tick
+	key    string // idKey(ID), for sorting
 }
 
 // NewFleet returns an empty Fleet. It returns an error wrapping
@@ -89,7 +91,7 @@ func (f *Fleet) Ingest(d Driver) bool {
 		return false
 	}
 	if !ok {
-		e = &entry{status: f.th.Status(d.Age(f.now()))}
+		e = &entry{status: f.th.Status(d.Age(f.now())), key: idKey(d.ID)}
 		f.drivers[d.ID] = e
 	}
 	e.Driver = d
@@ -304,6 +306,8 @@ type Row struct {
 	Speed    float64 // m/s, NaN when unknown
 	Lat, Lon float64
 	Node     string
+
+	key string // idKey(ID)
 }
 
 // Rows returns the drivers matching q, ordered as q says, with ages at now.
@@ -322,7 +326,7 @@ func (f *Fleet) Rows(q Query) []Row {
 			search != st.String() && search != strings.ToLower(e.Node) {
 			continue
 		}
-		rows = append(rows, Row{ID: id, Status: st, Age: age, Speed: e.Speed, Lat: e.Lat, Lon: e.Lon, Node: e.Node})
+		rows = append(rows, Row{ID: id, Status: st, Age: age, Speed: e.Speed, Lat: e.Lat, Lon: e.Lon, Node: e.Node, key: e.key})
 	}
 	f.mu.RUnlock()
 	sortRows(rows, q.Sort, q.Desc)
@@ -330,33 +334,49 @@ func (f *Fleet) Rows(q Query) []Row {
 }
 
 func sortRows(rows []Row, key SortKey, desc bool) {
-	column := func(a, b *Row) int { // -1, 0, 1 on the column only
-		switch key {
-		case SortByID:
-			return CompareIDs(a.ID, b.ID)
-		case SortByStatus:
-			return cmp.Compare(a.Status.Severity(), b.Status.Severity())
-		case SortByAge:
-			return cmp.Compare(a.Age, b.Age)
-		case SortBySpeed:
-			// Unknown speeds sort below every known one.
-			return cmp.Compare(a.Speed, b.Speed) // NaN sorts first
-		case SortByPosition:
-			if c := cmp.Compare(a.Lat, b.Lat); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.Lon, b.Lon)
-		}
-		return 0
+	sort.Sort(&rowOrder{rows: rows, key: key, desc: desc})
+}
+
+// rowOrder sorts rows in place; its Less takes pointers, since copying
+// rows into a comparison function costs more than comparing them.
+type rowOrder struct {
+	rows []Row
+	key  SortKey
+	desc bool
+}
+
+func (o *rowOrder) Len() int      { return len(o.rows) }
+func (o *rowOrder) Swap(i, j int) { o.rows[i], o.rows[j] = o.rows[j], o.rows[i] }
+
+func (o *rowOrder) Less(i, j int) bool {
+	a, b := &o.rows[i], &o.rows[j]
+	c := o.column(a, b)
+	if o.desc {
+		c = -c
 	}
-	slices.SortFunc(rows, func(a, b Row) int {
-		c := column(&a, &b)
-		if desc {
-			c = -c
+	if c == 0 && o.key != SortByID {
+		c = compareKeyed(a.ID, a.key, b.ID, b.key) // ties ascending either way
+	}
+	return c < 0
+}
+
+// column compares a and b on the sort column only: -1, 0 or 1.
+func (o *rowOrder) column(a, b *Row) int {
+	switch o.key {
+	case SortByID:
+		return compareKeyed(a.ID, a.key, b.ID, b.key)
+	case SortByStatus:
+		return cmp.Compare(a.Status.Severity(), b.Status.Severity())
+	case SortByAge:
+		return cmp.Compare(a.Age, b.Age)
+	case SortBySpeed:
+		// Unknown speeds sort below every known one.
+		return cmp.Compare(a.Speed, b.Speed) // NaN sorts first
+	case SortByPosition:
+		if c := cmp.Compare(a.Lat, b.Lat); c != 0 {
+			return c
 		}
-		if c == 0 {
-			c = CompareIDs(a.ID, b.ID) // ties ascending either way
-		}
-		return c
-	})
+		return cmp.Compare(a.Lon, b.Lon)
+	}
+	return 0
 }

@@ -95,3 +95,18 @@ func BenchmarkCompareIDs(b *testing.B) {
 		CompareIDs(p[0], p[1])
 	}
 }
+
+// Comparing idKeys agrees with CompareIDs wherever the keys differ.
+func TestIDKeyAgreesWithCompareIDs(t *testing.T) {
+	ids := []string{"", "a", "A", "a1", "a01", "A01", "a001", "a1b", "a01b", "a2", "a10", "a-1", "a_1", "a/", "a:", "a0",
+		"b", "B1", "z9", "é", "É", "é1", "ζ", "d-٣", "d-3", "d-\xff", "d-\xfe", "d-\xef\xbf\xbd", "K", "\u212a", "k", "0", "00", "1",
+		"a1-01", "a01-1", "a1-1", "sim-2", "sim-10", "sim-" + strings.Repeat("9", 300), "sim-" + strings.Repeat("1", 256), "sim-1" + strings.Repeat("0", 254)}
+	for _, a := range ids {
+		for _, b := range ids {
+			want := CompareIDs(a, b)
+			if got := compareKeyed(a, idKey(a), b, idKey(b)); got != want {
+				t.Errorf("compareKeyed(%q, %q) = %d, CompareIDs %d (keys %q, %q)", a, b, got, want, idKey(a), idKey(b))
+			}
+		}
+	}
+}
