@@ -49,20 +49,24 @@ func (columns) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	return fyne.NewSize(100, h)
 }
 
-// driverList is the sortable, searchable list of drivers. Fyne goroutine only.
+// driverList is the sortable, searchable list of drivers, with a toggle
+// for the drivers that need attention (model.ProblemsFirst). Fyne
+// goroutine only.
 type driverList struct {
 	fleet    *model.Fleet
 	onSelect func(id string)
 
 	query    model.Query
+	before   model.Query // the sort before the problems toggle was turned on
 	rows     []model.Row
 	selected string
 
-	search  *widget.Entry
-	sorts   []*widget.Button
-	list    *widget.List
-	summary *widget.Label
-	content fyne.CanvasObject
+	search   *widget.Entry
+	problems *widget.Check
+	sorts    []*widget.Button
+	list     *widget.List
+	summary  *widget.Label
+	content  fyne.CanvasObject
 }
 
 func newDriverList(fleet *model.Fleet, onSelect func(string)) *driverList {
@@ -73,6 +77,7 @@ func newDriverList(fleet *model.Fleet, onSelect func(string)) *driverList {
 		l.query.Search = s
 		l.update()
 	}
+	l.problems = widget.NewCheck("Stale or offline", l.showProblems)
 	var heads []fyne.CanvasObject
 	for _, c := range listColumns {
 		key := c.key
@@ -97,7 +102,7 @@ func newDriverList(fleet *model.Fleet, onSelect func(string)) *driverList {
 	}
 	l.summary = widget.NewLabel("")
 	l.setSortTitles()
-	top := container.NewVBox(l.search, container.New(columns{}, heads...))
+	top := container.NewVBox(container.NewBorder(nil, nil, nil, l.problems, l.search), container.New(columns{}, heads...))
 	l.content = container.NewBorder(top, l.summary, nil, nil, l.list)
 	return l
 }
@@ -155,6 +160,28 @@ func (l *driverList) sortBy(key model.SortKey) {
 	l.update()
 }
 
+// showProblems turns "stale or offline, longest silent first" on or off.
+// On, the list keeps only the drivers that are not live, sorted by age
+// descending (the columns still re-sort them); off, it shows everyone in the
+// order it had before, unless a column was chosen meanwhile. The search box
+// applies either way.
+func (l *driverList) showProblems(on bool) {
+	if on == l.query.Problems {
+		return
+	}
+	if on {
+		l.before = l.query
+		l.query = model.ProblemsFirst(l.query.Search)
+	} else {
+		l.query.Problems = false
+		if p := model.ProblemsFirst(""); l.query.Sort == p.Sort && l.query.Desc == p.Desc {
+			l.query.Sort, l.query.Desc = l.before.Sort, l.before.Desc
+		}
+	}
+	l.setSortTitles()
+	l.update()
+}
+
 func (l *driverList) setSortTitles() {
 	for i, c := range listColumns {
 		title := c.title
@@ -169,7 +196,11 @@ func (l *driverList) setSortTitles() {
 func (l *driverList) update() {
 	l.rows = l.fleet.Rows(l.query)
 	l.selected = l.fleet.Selected()
-	l.summary.SetText(fmt.Sprintf("%d of %d drivers", len(l.rows), l.fleet.Len()))
+	if l.query.Problems {
+		l.summary.SetText(fmt.Sprintf("%d of %d drivers stale or offline", len(l.rows), l.fleet.Len()))
+	} else {
+		l.summary.SetText(fmt.Sprintf("%d of %d drivers", len(l.rows), l.fleet.Len()))
+	}
 	l.list.Refresh()
 }
 

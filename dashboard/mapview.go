@@ -29,15 +29,20 @@ var colText = color.RGBA{0x44, 0x44, 0x44, 0xff}
 
 // MapView is the map: Web-Mercator, pan by dragging, zoom with the wheel or
 // the buttons, drivers as dots coloured by freshness, the selected driver
-// highlighted with its trail. Raster tiles are drawn when a TileLayer is
-// given and has them; a graticule and a scale bar are always there. It is
-// used on the Fyne goroutine only.
+// highlighted with its trail. Where five or more drivers fall in one cell
+// of 48×48 screen units (model.Clustering) they are drawn as one disc with
+// their count, coloured by the worst state inside; tapping it zooms in to
+// them. The selected driver is always drawn. Raster tiles are drawn when a
+// TileLayer is given and has them; a graticule and a scale bar are always
+// there. It is used on the Fyne goroutine only.
 type MapView struct {
 	widget.BaseWidget
 
 	fleet    *model.Fleet
 	tiles    *TileLayer
 	onSelect func(id string)
+
+	clustering model.Clustering // the aggregation rule and its buffers
 
 	vp      model.Viewport
 	fitted  bool // fitted to the drivers once they appeared
@@ -138,23 +143,81 @@ func (m *MapView) Scrolled(ev *fyne.ScrollEvent) {
 	m.changed()
 }
 
-// Tapped selects the driver nearest to the tap, if one is close enough.
+// Tapped selects the driver nearest to the tap, if one is close enough, or
+// zooms in to the cluster under the tap. What is drawn on top wins: the
+// selected driver, then clusters, then the other dots.
 func (m *MapView) Tapped(ev *fyne.PointEvent) {
+	if c, ok := m.clusterAt(ev.Position); ok {
+		m.zoomToCell(c)
+		return
+	}
 	if id := m.DriverAt(ev.Position); id != "" && m.onSelect != nil {
 		m.onSelect(id)
 	}
 }
 
-// DriverAt returns the driver drawn nearest to pos within the tap radius, or "".
+// DriverAt returns the driver drawn nearest to pos within the tap radius, or
+// "". Drivers inside a cluster are not drawn, except the selected one.
 func (m *MapView) DriverAt(pos fyne.Position) string {
+	cl := m.bin()
+	if i := cl.Selected; i >= 0 {
+		p := &m.frame.points[i]
+		if sx, sy := m.vp.ToScreen(p.X, p.Y); math.Hypot(sx-float64(pos.X), sy-float64(pos.Y)) <= tapRadius {
+			return p.ID
+		}
+	}
 	best, bestD := "", math.Inf(1)
-	for _, p := range m.frame.points {
+	for i := range m.frame.points {
+		p := &m.frame.points[i]
+		if k := cl.CellOf[i]; k >= 0 && cl.Cells[k].Aggregated {
+			continue
+		}
 		sx, sy := m.vp.ToScreen(p.X, p.Y)
-		if d := math.Hypot(sx-float64(pos.X), sy-float64(pos.Y)); d <= tapRadius && (d < bestD || (d == bestD && p.ID < best)) {
+		if d := math.Hypot(sx-float64(pos.X), sy-float64(pos.Y)); d <= tapRadius && (d < bestD || (d == bestD && model.CompareIDs(p.ID, best) < 0)) {
 			best, bestD = p.ID, d
 		}
 	}
 	return best
+}
+
+// clusterAt returns the aggregated cell whose disc is under pos, unless the
+// selected driver is drawn there on top of it.
+func (m *MapView) clusterAt(pos fyne.Position) (model.Cell, bool) {
+	cl := m.bin()
+	if i := cl.Selected; i >= 0 {
+		p := &m.frame.points[i]
+		if sx, sy := m.vp.ToScreen(p.X, p.Y); math.Hypot(sx-float64(pos.X), sy-float64(pos.Y)) <= tapRadius {
+			return model.Cell{}, false
+		}
+	}
+	for k := len(cl.Cells) - 1; k >= 0; k-- { // the last drawn is on top
+		c := &cl.Cells[k]
+		if !c.Aggregated {
+			continue
+		}
+		sx, sy := m.vp.ToScreen(c.X, c.Y)
+		if math.Hypot(sx-float64(pos.X), sy-float64(pos.Y)) <= clusterRadius(c.Count)+2 {
+			return *c, true
+		}
+	}
+	return model.Cell{}, false
+}
+
+// zoomToCell zooms in so that the cell's drivers fill the view: at least
+// one level closer, so repeated taps always get through to the dots.
+func (m *MapView) zoomToCell(c model.Cell) {
+	m.steered = true
+	z := m.vp.Zoom
+	m.vp.Fit(c.Bounds, fitPadding, model.MaxZoom)
+	if m.vp.Zoom < z+1 {
+		m.vp.ZoomAt(z+1-m.vp.Zoom, m.vp.Width/2, m.vp.Height/2)
+	}
+	m.changed()
+}
+
+// bin sorts the frame's points into the cells of the current view.
+func (m *MapView) bin() *model.Clusters {
+	return m.clustering.Bin(m.frame.points, &m.vp, m.frame.selected)
 }
 
 // ScreenPosition is where the driver is drawn, and whether it is known.
@@ -187,6 +250,7 @@ func (m *MapView) generate(w, h int) image.Image {
 // widget's size in screen units (HiDPI).
 func (m *MapView) Render(img *image.RGBA) {
 	m.frame.vp = m.vp
+	m.frame.clusters = m.bin()
 	m.frame.scale = 1
 	if m.vp.Width > 0 {
 		m.frame.scale = float64(img.Rect.Dx()) / m.vp.Width

@@ -37,6 +37,7 @@ type mapFrame struct {
 	vp       model.Viewport // in screen units
 	scale    float64        // pixels per screen unit
 	points   []model.Point
+	clusters *model.Clusters // which points are aggregated, at vp; nil: none
 	trail    []model.TrailPoint
 	selected string
 	tiles    *TileLayer // nil when no tile server is configured
@@ -52,18 +53,27 @@ func (f *mapFrame) paint(img *image.RGBA) (tilesDrawn bool) {
 	}
 	f.paintTrail(img)
 	r := math.Max(2, 3.5*f.scale)
-	// Offline first, live last: the freshest drivers stay on top.
+	// Offline first, live last: the freshest drivers stay on top. Drivers
+	// in aggregated cells are drawn as their cell's count instead.
 	for _, st := range [...]model.Status{model.Offline, model.Stale, model.Live} {
 		c := StatusColour(st)
 		for i := range f.points {
 			p := &f.points[i]
-			if p.Status != st || p.ID == f.selected {
+			if p.Status != st || p.ID == f.selected || f.aggregated(i) {
 				continue
 			}
 			x, y := f.toPixels(p.X, p.Y)
 			fillCircle(img, x, y, r, c)
 		}
 	}
+	if f.clusters != nil {
+		for i := range f.clusters.Cells {
+			if c := &f.clusters.Cells[i]; c.Aggregated {
+				f.paintCluster(img, c)
+			}
+		}
+	}
+	// The selected driver stays visible on top, even inside a cluster.
 	for i := range f.points {
 		if p := &f.points[i]; p.ID == f.selected {
 			x, y := f.toPixels(p.X, p.Y)
@@ -73,6 +83,15 @@ func (f *mapFrame) paint(img *image.RGBA) (tilesDrawn bool) {
 		}
 	}
 	return tilesDrawn
+}
+
+// aggregated reports whether point i is drawn as part of a cluster's count.
+func (f *mapFrame) aggregated(i int) bool {
+	if f.clusters == nil {
+		return false
+	}
+	k := f.clusters.CellOf[i]
+	return k >= 0 && f.clusters.Cells[k].Aggregated
 }
 
 func (f *mapFrame) toPixels(x, y float64) (float64, float64) {

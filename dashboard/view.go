@@ -44,6 +44,7 @@ type Dashboard struct {
 	mapView *MapView
 	list    *driverList
 	details *widget.Label
+	side    *fyne.Container // the list above the details
 	content fyne.CanvasObject
 	rate    *model.Rate
 
@@ -80,8 +81,8 @@ func New(cfg Config) (*Dashboard, error) {
 	d.list = newDriverList(cfg.Fleet, d.Select)
 	d.details = widget.NewLabel("Select a driver on the map or in the list.")
 	d.details.Wrapping = fyne.TextWrapWord
-	side := container.NewBorder(nil, d.details, nil, nil, d.list.content)
-	split := container.NewHSplit(d.mapView, side)
+	d.side = container.NewBorder(nil, d.details, nil, nil, d.list.content)
+	split := container.NewHSplit(d.mapView, d.side)
 	split.Offset = 0.58
 	d.content = container.NewBorder(d.header.content, nil, nil, nil, split)
 	return d, nil
@@ -122,21 +123,35 @@ func (d *Dashboard) Redraw() {
 func (d *Dashboard) updateDetails() {
 	id := d.fleet.Selected()
 	if id == "" {
-		d.details.SetText("Select a driver on the map or in the list.")
+		d.setDetails("Select a driver on the map or in the list.")
 		return
 	}
 	dr, st, ok := d.fleet.Driver(id)
 	if !ok {
-		d.details.SetText(id + ": no fix")
+		d.setDetails(id + ": no fix")
 		return
 	}
 	heading := "–"
 	if !math.IsNaN(dr.Heading) {
 		heading = fmt.Sprintf("%.0f°", dr.Heading)
 	}
-	d.details.SetText(fmt.Sprintf("%s · %s, seen %s ago · %s, heading %s\n%s · stored by %s\ncursor %d · trail of %d fixes",
+	d.setDetails(fmt.Sprintf("%s · %s, seen %s ago · %s, heading %s\n%s · stored by %s\ncursor %d · trail of %d fixes",
 		id, st, formatAge(dr.Age(d.fleet.Now())), formatSpeed(dr.Speed), heading,
 		formatPosition(dr.Lat, dr.Lon), dr.Node, dr.Cursor, len(d.fleet.Trail())))
+}
+
+// setDetails shows text under the list. A wrapped label's height follows
+// its text, but its container lays it out only when asked: do so when the
+// number of lines changed, or the last lines would be cut off (or blank
+// space left).
+func (d *Dashboard) setDetails(text string) {
+	if d.details.Text == text {
+		return
+	}
+	d.details.SetText(text)
+	if d.side.Size().Height > 0 && d.details.MinSize().Height != d.details.Size().Height {
+		d.side.Layout.Layout(d.side.Objects, d.side.Size())
+	}
 }
 
 // Invalidate asks for a redraw at the next tick of the redraw loop even if

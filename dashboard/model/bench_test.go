@@ -92,3 +92,59 @@ func BenchmarkTick10k(b *testing.B) {
 		f.Tick()
 	}
 }
+
+// BenchmarkBin10k: the map's aggregation per redraw, 10,000 drivers in a
+// 740×640 view (the map's share of a 1280×800 window). "fitted" shows the
+// whole fleet (every cell aggregated), "zoomed-in" a part of it four zoom
+// levels closer (mostly dots, most drivers out of view).
+func BenchmarkBin10k(b *testing.B) {
+	f := fullFleet(b)
+	pts := f.Points(nil)
+	var bounds Bounds
+	for i, p := range pts {
+		bounds = bounds.Extend(p.X, p.Y, i > 0)
+	}
+	fitted := NewViewport(0, 0, 2, 740, 640)
+	fitted.Fit(bounds, 40, 16)
+	zoomed := fitted
+	zoomed.ZoomAt(4, 370, 320)
+	for _, bc := range []struct {
+		name string
+		vp   Viewport
+	}{{"fitted", fitted}, {"zoomed-in", zoomed}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var cl Clustering
+			var res *Clusters
+			b.ReportAllocs()
+			for b.Loop() {
+				res = cl.Bin(pts, &bc.vp, "d-00042")
+			}
+			aggregated := 0
+			for _, c := range res.Cells {
+				if c.Aggregated {
+					aggregated++
+				}
+			}
+			b.ReportMetric(float64(res.InView), "in-view")
+			b.ReportMetric(float64(aggregated), "aggregated-cells")
+		})
+	}
+}
+
+// BenchmarkRowsProblems10k: the list with "stale or offline, longest first".
+func BenchmarkRowsProblems10k(b *testing.B) {
+	f := fullFleet(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		f.Rows(ProblemsFirst(""))
+	}
+}
+
+// BenchmarkRowsByID10k: the list sorted by driver id (natural order).
+func BenchmarkRowsByID10k(b *testing.B) {
+	f := fullFleet(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		f.Rows(Query{Sort: SortByID})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -45,6 +46,7 @@ type Fleet struct {
 type entry struct {
 	Driver
 	status Status // as of the last Tick
+	key    string // idKey(ID), for sorting
 }
 
 // NewFleet returns an empty Fleet. It returns an error wrapping
@@ -89,7 +91,7 @@ func (f *Fleet) Ingest(d Driver) bool {
 		return false
 	}
 	if !ok {
-		e = &entry{status: f.th.Status(d.Age(f.now()))}
+		e = &entry{status: f.th.Status(d.Age(f.now())), key: idKey(d.ID)}
 		f.drivers[d.ID] = e
 	}
 	e.Driver = d
@@ -194,7 +196,7 @@ type Transition struct {
 
 // Tick re-evaluates every driver's freshness at the clock's now and returns
 // the counts and the drivers whose status changed since the last Tick (or
-// since they appeared), ordered by id. A driver's newer fix makes it live
+// since they appeared), ordered by id (CompareIDs). A driver's newer fix makes it live
 // again at the next Tick.
 func (f *Fleet) Tick() (Counts, []Transition) {
 	now := f.now()
@@ -222,7 +224,7 @@ func (f *Fleet) Tick() (Counts, []Transition) {
 	if changed {
 		f.version.Add(1)
 	}
-	sort.Slice(tr, func(i, j int) bool { return tr[i].ID < tr[j].ID })
+	slices.SortFunc(tr, func(a, b Transition) int { return CompareIDs(a.ID, b.ID) })
 	return c, tr
 }
 
@@ -230,7 +232,7 @@ func (f *Fleet) Tick() (Counts, []Transition) {
 type Point struct {
 	ID     string
 	X, Y   float64 // Web-Mercator world coordinates in [0, 1)
-	Status Status
+	Status State
 }
 
 // Points appends every driver's position and freshness at now to dst[:0]
@@ -279,19 +281,33 @@ type Query struct {
 	// Search keeps drivers whose id contains it (case-insensitive), or whose
 	// status or node name equals it. Empty keeps every driver.
 	Search string
-	// Sort is the column; Desc reverses it. Ties are ordered by id.
+	// Problems keeps only the drivers whose state needs attention (State's
+	// Problem: today stale or offline), together with Search. Sort by
+	// SortByAge with Desc for "longest silent first" (ProblemsFirst).
+	Problems bool
+	// Sort is the column; Desc reverses it. Ids are ordered naturally
+	// (CompareIDs), and ties of every other column by id, ascending even
+	// when Desc is set.
 	Sort SortKey
 	Desc bool
+}
+
+// ProblemsFirst is the list's "stale or offline, longest first" query: the
+// drivers that need attention, the longest silent first, filtered by search.
+func ProblemsFirst(search string) Query {
+	return Query{Search: search, Problems: true, Sort: SortByAge, Desc: true}
 }
 
 // Row is one line of the driver list.
 type Row struct {
 	ID       string
-	Status   Status
+	Status   State
 	Age      time.Duration
 	Speed    float64 // m/s, NaN when unknown
 	Lat, Lon float64
 	Node     string
+
+	key string // idKey(ID)
 }
 
 // Rows returns the drivers matching q, ordered as q says, with ages at now.
@@ -303,11 +319,14 @@ func (f *Fleet) Rows(q Query) []Row {
 	for id, e := range f.drivers {
 		age := e.Age(now)
 		st := f.th.Status(age)
+		if q.Problems && !st.Problem() {
+			continue
+		}
 		if search != "" && !strings.Contains(strings.ToLower(id), search) &&
 			search != st.String() && search != strings.ToLower(e.Node) {
 			continue
 		}
-		rows = append(rows, Row{ID: id, Status: st, Age: age, Speed: e.Speed, Lat: e.Lat, Lon: e.Lon, Node: e.Node})
+		rows = append(rows, Row{ID: id, Status: st, Age: age, Speed: e.Speed, Lat: e.Lat, Lon: e.Lon, Node: e.Node, key: e.key})
 	}
 	f.mu.RUnlock()
 	sortRows(rows, q.Sort, q.Desc)
@@ -315,31 +334,49 @@ func (f *Fleet) Rows(q Query) []Row {
 }
 
 func sortRows(rows []Row, key SortKey, desc bool) {
-	less := func(a, b *Row) int { // -1, 0, 1 on the column only
-		switch key {
-		case SortByStatus:
-			return cmp.Compare(a.Status, b.Status)
-		case SortByAge:
-			return cmp.Compare(a.Age, b.Age)
-		case SortBySpeed:
-			// Unknown speeds sort below every known one.
-			return cmp.Compare(a.Speed, b.Speed) // NaN sorts first
-		case SortByPosition:
-			if c := cmp.Compare(a.Lat, b.Lat); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.Lon, b.Lon)
-		}
-		return 0
+	sort.Sort(&rowOrder{rows: rows, key: key, desc: desc})
+}
+
+// rowOrder sorts rows in place; its Less takes pointers, since copying
+// rows into a comparison function costs more than comparing them.
+type rowOrder struct {
+	rows []Row
+	key  SortKey
+	desc bool
+}
+
+func (o *rowOrder) Len() int      { return len(o.rows) }
+func (o *rowOrder) Swap(i, j int) { o.rows[i], o.rows[j] = o.rows[j], o.rows[i] }
+
+func (o *rowOrder) Less(i, j int) bool {
+	a, b := &o.rows[i], &o.rows[j]
+	c := o.column(a, b)
+	if o.desc {
+		c = -c
 	}
-	sort.Slice(rows, func(i, j int) bool {
-		c := less(&rows[i], &rows[j])
-		if c == 0 {
-			c = strings.Compare(rows[i].ID, rows[j].ID)
+	if c == 0 && o.key != SortByID {
+		c = compareKeyed(a.ID, a.key, b.ID, b.key) // ties ascending either way
+	}
+	return c < 0
+}
+
+// column compares a and b on the sort column only: -1, 0 or 1.
+func (o *rowOrder) column(a, b *Row) int {
+	switch o.key {
+	case SortByID:
+		return compareKeyed(a.ID, a.key, b.ID, b.key)
+	case SortByStatus:
+		return cmp.Compare(a.Status.Severity(), b.Status.Severity())
+	case SortByAge:
+		return cmp.Compare(a.Age, b.Age)
+	case SortBySpeed:
+		// Unknown speeds sort below every known one.
+		return cmp.Compare(a.Speed, b.Speed) // NaN sorts first
+	case SortByPosition:
+		if c := cmp.Compare(a.Lat, b.Lat); c != 0 {
+			return c
 		}
-		if desc {
-			return c > 0
-		}
-		return c < 0
-	})
+		return cmp.Compare(a.Lon, b.Lon)
+	}
+	return 0
 }

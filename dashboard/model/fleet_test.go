@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -235,8 +236,8 @@ func TestRowsSearchAndSort(t *testing.T) {
 		q    Query
 		want []string
 	}{
-		{Query{}, []string{"Charlie-1", "alpha", "bravo"}},
-		{Query{Desc: true}, []string{"bravo", "alpha", "Charlie-1"}},
+		{Query{}, []string{"alpha", "bravo", "Charlie-1"}}, // case ignored (CompareIDs)
+		{Query{Desc: true}, []string{"Charlie-1", "bravo", "alpha"}},
 		{Query{Sort: SortByStatus}, []string{"alpha", "bravo", "Charlie-1"}},
 		{Query{Sort: SortByAge, Desc: true}, []string{"Charlie-1", "bravo", "alpha"}},
 		{Query{Sort: SortBySpeed}, []string{"bravo", "alpha", "Charlie-1"}},
@@ -246,6 +247,11 @@ func TestRowsSearchAndSort(t *testing.T) {
 		{Query{Search: " stale "}, []string{"bravo"}},
 		{Query{Search: "n2"}, []string{"bravo"}},
 		{Query{Search: "zulu"}, []string{}},
+		{Query{Problems: true}, []string{"bravo", "Charlie-1"}},
+		{ProblemsFirst(""), []string{"Charlie-1", "bravo"}},
+		{ProblemsFirst("BRA"), []string{"bravo"}},
+		{ProblemsFirst("alpha"), []string{}},
+		{ProblemsFirst("offline"), []string{"Charlie-1"}},
 	} {
 		if got := ids(f.Rows(tc.q)); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("Rows(%+v) = %v, want %v", tc.q, got, tc.want)
@@ -254,6 +260,94 @@ func TestRowsSearchAndSort(t *testing.T) {
 	r := f.Rows(Query{Search: "alpha"})[0]
 	if r.Age != 5*time.Second || r.Status != Live || r.Speed != 3 || r.Lat != 10 {
 		t.Fatalf("row %+v", r)
+	}
+}
+
+// The list's "stale or offline, longest first": only drivers that are not
+// live, the longest silent first, ties by natural id; it follows the clock
+// and combines with the search box.
+func TestRowsProblemsFirst(t *testing.T) {
+	c := &clock{now: t0}
+	f := newFleet(t, c, Thresholds{StaleAfter: 10 * time.Second, OfflineAfter: time.Minute})
+	ages := map[string]time.Duration{
+		"sim-1": 2 * time.Second, "sim-2": 20 * time.Second, "sim-10": 20 * time.Second, "sim-3": 90 * time.Second,
+		"sim-11": 11 * time.Second, "taxi-9": 5 * time.Minute, "sim-4": 9 * time.Second, "sim-20": 20 * time.Second,
+	}
+	var cursor uint64
+	for _, id := range []string{"sim-1", "sim-2", "sim-10", "sim-3", "sim-11", "taxi-9", "sim-4", "sim-20"} {
+		cursor++
+		f.Ingest(drv(id, cursor, 1, 1, t0.Add(-ages[id])))
+	}
+	rows := func(q Query) string {
+		var out []string
+		for _, r := range f.Rows(q) {
+			if !r.Status.Problem() {
+				t.Errorf("row %s is %v, not a problem", r.ID, r.Status)
+			}
+			out = append(out, r.ID)
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := rows(ProblemsFirst("")), "taxi-9 sim-3 sim-2 sim-10 sim-20 sim-11"; got != want {
+		t.Fatalf("problems first:\n got %s\nwant %s", got, want)
+	}
+	if got, want := rows(ProblemsFirst("sim")), "sim-3 sim-2 sim-10 sim-20 sim-11"; got != want {
+		t.Fatalf("problems first, searching sim: %s", got)
+	}
+	if got, want := rows(ProblemsFirst("stale")), "sim-2 sim-10 sim-20 sim-11"; got != want {
+		t.Fatalf("problems first, searching stale: %s", got)
+	}
+	// Time passes: sim-4 goes stale and joins at the end, sim-11 is still
+	// the shortest silent of the others.
+	c.Set(t0.Add(2 * time.Second))
+	if got, want := rows(ProblemsFirst("")), "taxi-9 sim-3 sim-2 sim-10 sim-20 sim-11 sim-4"; got != want {
+		t.Fatalf("two seconds later:\n got %s\nwant %s", got, want)
+	}
+	// A new fix makes a driver live: it leaves the list.
+	cursor++
+	f.Ingest(drv("sim-3", cursor, 1, 1, c.Now()))
+	if got, want := rows(ProblemsFirst("")), "taxi-9 sim-2 sim-10 sim-20 sim-11 sim-4"; got != want {
+		t.Fatalf("after sim-3 reported: %s", got)
+	}
+}
+
+// Ids sort naturally in the list, and break ties of other columns.
+func TestRowsNaturalIDOrder(t *testing.T) {
+	c := &clock{now: t0}
+	f := newFleet(t, c, Thresholds{})
+	for i, id := range []string{"sim-10", "sim-2", "Sim-3", "sim-1", "sim-100", "sim-02"} {
+		f.Ingest(drv(id, uint64(i+1), 1, 1, t0))
+	}
+	ids := func(q Query) string {
+		var out []string
+		for _, r := range f.Rows(q) {
+			out = append(out, r.ID)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		q    Query
+		want string
+	}{
+		{Query{}, "sim-1 sim-2 sim-02 Sim-3 sim-10 sim-100"},
+		{Query{Desc: true}, "sim-100 sim-10 Sim-3 sim-02 sim-2 sim-1"},
+		// Equal speeds: ties by id, ascending even when descending.
+		{Query{Sort: SortBySpeed}, "sim-1 sim-2 sim-02 Sim-3 sim-10 sim-100"},
+		{Query{Sort: SortBySpeed, Desc: true}, "sim-1 sim-2 sim-02 Sim-3 sim-10 sim-100"},
+	} {
+		if got := ids(tc.q); got != tc.want {
+			t.Errorf("Rows(%+v):\n got %s\nwant %s", tc.q, got, tc.want)
+		}
+	}
+	// Transitions come in the same order.
+	c.Set(t0.Add(DefaultStaleAfter))
+	_, tr := f.Tick()
+	var got []string
+	for _, x := range tr {
+		got = append(got, x.ID)
+	}
+	if want := "sim-1 sim-2 sim-02 Sim-3 sim-10 sim-100"; strings.Join(got, " ") != want {
+		t.Fatalf("transitions %v", got)
 	}
 }
 
