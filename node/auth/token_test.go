@@ -270,3 +270,35 @@ func mustMintF(k SigningKey, c Claims) string {
 	}
 	return tok
 }
+
+// FuzzHandshake: any Authorization or Sec-WebSocket-Protocol header value
+// gives a token or a refusal with a reason, and whatever token comes out is
+// refused or verified without a panic.
+func FuzzHandshake(f *testing.F) {
+	ed, _ := GenerateKey("ed-1", EdDSA)
+	tokens, _ := NewTokens(TokenConfig{Keys: []Key{ed.Public()}, Now: func() time.Time { return now }})
+	f.Add("Bearer "+mustMintF(ed, claims("d-1", "driver")), "")
+	f.Add("", "rtls.v1, bearer.a.b.c")
+	f.Add("Basic eDp5", "bearer.")
+	f.Add("bearer", ",,,bearer.x,")
+	f.Fuzz(func(t *testing.T, authz, proto string) {
+		r := httptest.NewRequest("GET", "/v1/ws", nil)
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		if proto != "" {
+			r.Header.Set("Sec-WebSocket-Protocol", proto)
+		}
+		id, err := tokens.Authenticate(r)
+		if err != nil {
+			var ae *Error
+			if !errors.As(err, &ae) || ae.Reason == "" {
+				t.Fatalf("refusal without a reason: %v", err)
+			}
+			return
+		}
+		if !id.Role.Valid() || id.ID == "" {
+			t.Fatalf("accepted %q / %q as %+v", authz, proto, id)
+		}
+	})
+}
