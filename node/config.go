@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +12,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node/auth"
+	"github.com/rtls-io/rtls/node/busauth"
 )
 
 // Storage selects where the LOCATIONS stream keeps its messages.
@@ -69,6 +73,17 @@ type Config struct {
 	// auth.NewTokens verifies signed tokens (production), auth.Dev() is the
 	// development mode that believes the URL. Required.
 	Authenticator auth.Authenticator
+
+	// Bus says who besides the node may use its NATS bus (the client port)
+	// and how routes authenticate. With a token Authenticator (production)
+	// the client port always requires authentication, routes must have a
+	// user and password, and a client port on a non-loopback address must
+	// have TLS: a node refuses to start otherwise. In the development mode
+	// an empty Bus leaves the bus open.
+	Bus busauth.Config
+	// ClientTLS and RouteTLS are the certificate files of the client port
+	// and of the routes (with CA and Verify: mutual TLS).
+	ClientTLS, RouteTLS TLSFiles
 
 	// TLSCertFile and TLSKeyFile, when both are set, serve the edge over TLS
 	// (wss://, https://). The files are read again when they change, so a
@@ -139,9 +154,29 @@ type Config struct {
 	NATSDebug bool
 }
 
-// Errors returned by New for an invalid Config.
+// TLSFiles names the files of a TLS listener: its certificate and key, and
+// the CA that client (or peer) certificates must be signed by when Verify.
+type TLSFiles struct {
+	Cert, Key, CA string
+	Verify        bool
+}
+
+func (f TLSFiles) set() bool { return f.Cert != "" || f.Key != "" }
+
+// config loads the files into a tls.Config (nil when none are set).
+func (f TLSFiles) config() (*tls.Config, error) {
+	if !f.set() {
+		return nil, nil
+	}
+	return server.GenTLSConfig(&server.TLSConfigOpts{CertFile: f.Cert, KeyFile: f.Key, CaFile: f.CA, Verify: f.Verify})
+}
+
+// Errors returned by New for an invalid Config. ErrInsecure (which also
+// matches ErrInvalidConfig) is a production configuration that would leave
+// a port open.
 var (
 	ErrInvalidConfig   = errors.New("node: invalid config")
+	ErrInsecure        = fmt.Errorf("%w: insecure", ErrInvalidConfig)
 	ErrNoAuthenticator = fmt.Errorf("%w: no Authenticator (use auth.NewTokens, or auth.Dev() for development)", ErrInvalidConfig)
 )
 
@@ -222,7 +257,41 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return c.validate()
+	if err := c.Bus.Check(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	return c.secureByDefault()
+}
+
+// secureByDefault refuses a production configuration (token
+// authentication) that leaves the bus open to its network.
+func (c *Config) secureByDefault() error {
+	if auth.IsDevelopment(c.Authenticator) {
+		return nil
+	}
+	if c.ClusterAddr != "" && c.Bus.RouteUser == "" {
+		return fmt.Errorf("%w: the routes would accept any server that knows the cluster name: give every node the same route user and password (bus { routes { user, password } })", ErrInsecure)
+	}
+	if c.ClientAddr != "" && !loopback(c.ClientAddr) && !c.ClientTLS.set() {
+		return fmt.Errorf("%w: the NATS client port %s would carry fixes and credentials in clear text: give it a certificate (bus { tls { cert, key } }) or listen on 127.0.0.1", ErrInsecure, c.ClientAddr)
+	}
+	return nil
+}
+
+// loopback reports whether a listen address is on the loopback interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (c *Config) validate() error {
@@ -266,6 +335,8 @@ func (c *Config) validate() error {
 		return ErrNoAuthenticator
 	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
 		return bad("TLS needs both a certificate file and a key file")
+	case c.ClientTLS.set() && (c.ClientTLS.Cert == "" || c.ClientTLS.Key == ""), c.RouteTLS.set() && (c.RouteTLS.Cert == "" || c.RouteTLS.Key == ""):
+		return bad("client port and route TLS need both a certificate file and a key file")
 	case c.MaxConnections < -1 || c.MaxConnectionsPerIdentity < -1 || c.MaxConnectionsPerAddress < -1:
 		return bad("connection limits must be positive, or -1 for none")
 	case c.IdleTimeout < 0 || c.HeaderTimeout < 0:

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/rtls-io/rtls/internal/natsmux"
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node/auth"
+	"github.com/rtls-io/rtls/node/busauth"
 )
 
 // Errors of the Node lifecycle.
@@ -142,7 +144,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			n.Shutdown(context.Background())
 		}
 	}()
-	opts, err := n.serverOptions()
+	opts, nodeOpt, err := n.serverOptions()
 	if err != nil {
 		return err
 	}
@@ -156,7 +158,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	n.nc, err = nats.Connect("",
 		nats.InProcessServer(n.srv),
+		nodeOpt,
 		nats.Name("rtls-node-"+n.cfg.Name),
+		// Replies to the node come to its own inbox prefix, which no other
+		// identity may subscribe to or publish on.
+		nats.CustomInboxPrefix("_RTLS."+n.cfg.Name),
 		nats.MaxReconnects(-1),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subj := ""
@@ -203,13 +209,26 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	if auth.IsDevelopment(n.cfg.Authenticator) {
 		n.log.Warn("DEVELOPMENT MODE: apps say who they are in the URL and are believed; never expose this node to untrusted clients")
+		if !n.busSecured() {
+			n.log.Warn("DEVELOPMENT MODE: the NATS client port and routes accept anyone (configure bus identities to close them)")
+		}
 	}
 	n.ready.Store(true)
 	n.log.Info("node ready", "http", n.HTTPAddr(), "nats", n.ClientURL(), "replicas", n.cfg.Replicas, "history", n.cfg.History)
 	return nil
 }
 
-func (n *Node) serverOptions() (*server.Options, error) {
+// busSecured reports whether the bus requires authentication: always in
+// production (token authentication), and in development mode when bus
+// identities are configured.
+func (n *Node) busSecured() bool {
+	b := &n.cfg.Bus
+	return !auth.IsDevelopment(n.cfg.Authenticator) || len(b.Dispatchers)+len(b.Analytics)+len(b.Operators) > 0 || b.RouteUser != ""
+}
+
+// serverOptions returns the embedded server's options and the option that
+// authenticates the node's own connection.
+func (n *Node) serverOptions() (*server.Options, nats.Option, error) {
 	o := &server.Options{
 		ServerName: n.cfg.Name,
 		NoSigs:     true,
@@ -221,19 +240,47 @@ func (n *Node) serverOptions() (*server.Options, error) {
 	} else {
 		host, port, err := splitHostPort(n.cfg.ClientAddr)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		o.Host, o.Port = host, port
+	}
+	bus := n.cfg.Bus
+	var err error
+	if bus.ClientTLS, err = n.cfg.ClientTLS.config(); err != nil {
+		return nil, nil, fmt.Errorf("%w: client port TLS: %v", ErrInvalidConfig, err)
+	}
+	if bus.RouteTLS, err = n.cfg.RouteTLS.config(); err != nil {
+		return nil, nil, fmt.Errorf("%w: route TLS: %v", ErrInvalidConfig, err)
 	}
 	if n.cfg.ClusterAddr != "" {
 		host, port, err := splitHostPort(n.cfg.ClusterAddr)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		o.Cluster = server.ClusterOpts{Name: n.cfg.ClusterName, Host: host, Port: port}
-		o.Routes = server.RoutesFromStr(strings.Join(n.cfg.Routes, ","))
+		routes := server.RoutesFromStr(strings.Join(n.cfg.Routes, ","))
+		for _, r := range routes {
+			if bus.RouteUser != "" {
+				r.User = url.UserPassword(bus.RouteUser, bus.RoutePassword)
+			}
+			if bus.RouteTLS != nil {
+				r.Scheme = "tls"
+			}
+		}
+		o.Routes = routes
 	}
-	return o, nil
+	nodeOpt := func(*nats.Options) error { return nil }
+	if n.busSecured() {
+		key, err := busauth.NewNodeKey()
+		if err != nil {
+			return nil, nil, fmt.Errorf("node %s: %w", n.cfg.Name, err)
+		}
+		busauth.Apply(o, bus, key)
+		nodeOpt = key.Option()
+	} else if bus.ClientTLS != nil {
+		o.TLSConfig, o.TLS, o.TLSTimeout = bus.ClientTLS, true, 2
+	}
+	return o, nodeOpt, nil
 }
 
 // splitHostPort maps port 0 to the NATS server's "random port".
