@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node/web"
 )
 
 // Storage selects where the LOCATIONS stream keeps its messages.
@@ -72,6 +73,11 @@ type Config struct {
 	// pages may open WebSockets to this node; "*" allows any. Clients that
 	// send no Origin (mobile apps) and same-origin pages are always allowed.
 	AllowedOrigins []string
+
+	// Web configures the browser demo served at "/" (map tiles, and whether
+	// the page asks for a token). Zero value means the development-mode page
+	// with OpenStreetMap tiles; see package web.
+	Web web.Config
 
 	// MaxFrameBytes is the largest frame a client may send. Zero value means 4096.
 	MaxFrameBytes int
@@ -232,6 +238,9 @@ func (c *Config) validate() error {
 		return bad("max queued frames %d: must be at least 16", c.MaxQueuedFrames)
 	case c.WriteTimeout <= 0 || c.PingInterval <= 0 || c.PublishTimeout <= 0 || c.ReadyTimeout <= 0:
 		return bad("timeouts and intervals must be positive")
+	}
+	if err := c.Web.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node/web"
 )
 
 func (n *Node) routes() http.Handler {
@@ -20,6 +21,11 @@ func (n *Node) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": n.cfg.Name})
 	})
 	mux.HandleFunc("GET /readyz", n.serveReady)
+	page, err := web.New(n.cfg.Web)
+	if err != nil {
+		panic(err) // unreachable: Config.validate has checked n.cfg.Web
+	}
+	mux.Handle("GET /", page) // the browser demo, its config and assets; 404 for the rest
 	return mux
 }
 
