@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/rtls-io/rtls/node"
+	"github.com/rtls-io/rtls/node/web"
 )
 
 func main() {
@@ -114,6 +115,8 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 	maxAge := fs.Duration("max-age", 24*time.Hour, "how long fixes are kept")
 	origins := fs.String("allowed-origins", "", `comma-separated web origins allowed to connect ("*" for any)`)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	tiles := fs.String("tiles", web.DefaultTiles, `map tiles of the browser page at "/": URL template with {z}, {x}, {y}; "none" for a coordinate grid`)
+	tilesAttribution := fs.String("tiles-attribution", "", "the tile provider's attribution (default: OpenStreetMap's for the default tiles)")
 	if err := fs.Parse(args); err != nil {
 		return node.Config{}, "", err
 	}
@@ -183,6 +186,12 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 	}
 	if set["allowed-origins"] {
 		cfg.AllowedOrigins = splitList(*origins)
+	}
+	if set["tiles"] {
+		cfg.Web.Tiles = *tiles
+	}
+	if set["tiles-attribution"] {
+		cfg.Web.Attribution = *tilesAttribution
 	}
 	return cfg, level, nil
 }
