@@ -1,0 +1,251 @@
+package web_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
+
+	"github.com/rtls-io/rtls/internal/testnode"
+	"github.com/rtls-io/rtls/node/web"
+)
+
+// scriptedNode serves the page and answers its WebSocket itself, so that a
+// test can send what a real node does not send today (set-interval,
+// driver-status, unknown frames) and close connections when it likes.
+type scriptedNode struct {
+	t     *testing.T
+	srv   *httptest.Server
+	conns chan *scriptedConn
+}
+
+type scriptedConn struct {
+	t     *testing.T
+	ws    *websocket.Conn
+	query map[string]string
+}
+
+func newScriptedNode(t *testing.T) *scriptedNode {
+	t.Helper()
+	page, err := web.New(web.Config{Tiles: web.NoTiles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &scriptedNode{t: t, conns: make(chan *scriptedConn, 4)}
+	mux := http.NewServeMux()
+	mux.Handle("/", page)
+	mux.HandleFunc("/v1/ws", func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		q := map[string]string{}
+		for k, v := range r.URL.Query() {
+			q[k] = v[0]
+		}
+		n.conns <- &scriptedConn{t: t, ws: ws, query: q}
+	})
+	n.srv = httptest.NewServer(mux)
+	t.Cleanup(n.srv.Close)
+	return n
+}
+
+// accept waits for the page's next connection and greets it.
+func (n *scriptedNode) accept(role string) *scriptedConn {
+	n.t.Helper()
+	select {
+	case c := <-n.conns:
+		n.t.Cleanup(func() { c.ws.Close() })
+		if c.query["role"] != role || c.query["id"] == "" {
+			n.t.Fatalf("the page connected with %v, want role %s and an id", c.query, role)
+		}
+		c.send(map[string]any{"type": "welcome", "version": 1, "node": "fake", "role": role, "client": c.query["id"], "history": 100, "max_frame": 4096})
+		return c
+	case <-time.After(20 * time.Second):
+		n.t.Fatal("the page did not connect")
+		return nil
+	}
+}
+
+func (c *scriptedConn) send(frame map[string]any) {
+	c.t.Helper()
+	c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := c.ws.WriteJSON(frame); err != nil {
+		c.t.Fatalf("send %v: %v", frame, err)
+	}
+}
+
+// read returns the page's next frame.
+func (c *scriptedConn) read() map[string]any {
+	c.t.Helper()
+	c.ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, b, err := c.ws.ReadMessage()
+	if err != nil {
+		c.t.Fatalf("read a frame from the page: %v", err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(b, &f); err != nil {
+		c.t.Fatalf("the page sent %q: %v", b, err)
+	}
+	return f
+}
+
+func (c *scriptedConn) close(code int) {
+	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
+	c.ws.Close()
+}
+
+// checkFix checks a send-location as PROTOCOL.md wants it: required fields,
+// integers where integers belong, optional fields only with real values.
+func checkFix(t *testing.T, f map[string]any) float64 {
+	t.Helper()
+	if f["type"] != "send-location" {
+		t.Fatalf("the driver page sent %v", f)
+	}
+	for k, v := range f {
+		n, isNum := v.(float64)
+		switch k {
+		case "type":
+		case "latitude", "longitude":
+			if !isNum {
+				t.Errorf("%s = %v", k, v)
+			}
+		case "seq", "ts":
+			if !isNum || n != math.Trunc(n) || n < 1 {
+				t.Errorf("%s = %v, want a positive integer", k, v)
+			}
+		case "accuracy", "speed", "heading":
+			if !isNum || n < 0 {
+				t.Errorf("%s = %v: optional fields go only with known values", k, v)
+			}
+		default:
+			t.Errorf("unexpected field %s = %v", k, v)
+		}
+	}
+	return f["seq"].(float64)
+}
+
+// TestDriverPage: a simulated walk, an interval asked by the node, a frame
+// type the page does not know, and un-acked fixes sent again in seq order
+// after the node goes away.
+func TestDriverPage(t *testing.T) {
+	node := newScriptedNode(t)
+	driver := newPage(t, newBrowser(t), "driver")
+	driver.open(node.srv.URL + "/?view=driver&id=d-1&simulate=1")
+	driver.do(chromedp.Click(chromedp.CSS("#driver-start")))
+
+	c := node.accept("driver")
+	c.send(map[string]any{"type": "set-interval", "interval_ms": 200})
+	c.send(map[string]any{"type": "from-the-future", "x": 1})
+	// Ack the first fix, keep the next two waiting.
+	first := checkFix(t, c.read())
+	c.send(map[string]any{"type": "ack", "seq": first, "cursor": 1})
+	var unacked []float64
+	for len(unacked) < 2 {
+		f := c.read()
+		if s := checkFix(t, f); s <= first || (len(unacked) > 0 && s <= unacked[len(unacked)-1]) {
+			t.Fatalf("seq %v after %v %v: seq must increase", s, first, unacked)
+		} else {
+			unacked = append(unacked, s)
+		}
+	}
+	c.close(1001)
+
+	// After the reconnect the waiting fixes come first, in seq order.
+	c = node.accept("driver")
+	var resent []float64
+	for len(resent) < 3 {
+		s := checkFix(t, c.read())
+		resent = append(resent, s)
+		c.send(map[string]any{"type": "ack", "seq": s, "cursor": 10 + len(resent)})
+	}
+	if resent[0] != unacked[0] || resent[1] != unacked[1] || resent[2] <= unacked[1] {
+		t.Errorf("after the reconnect the page sent seqs %v, want %v first, then newer", resent, unacked)
+	}
+	testnode.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		interval, err := eval[string](driver, `document.getElementById("driver-interval").textContent`)
+		if err == nil && interval != "0.2 s (asked by the node)" {
+			err = fmt.Errorf("interval shown: %q", interval)
+		}
+		return err
+	})
+	driver.do(chromedp.Click(chromedp.CSS("#driver-stop")))
+	driver.checkClean()
+}
+
+// TestRiderPage: history, a driver-status, a skipped fix, a reconnect with
+// backoff that resumes by cursor, and a duplicate that is not shown.
+func TestRiderPage(t *testing.T) {
+	node := newScriptedNode(t)
+	rider := newPage(t, newBrowser(t), "rider")
+	rider.open(node.srv.URL + "/?view=rider&driver=d-1")
+	rider.do(chromedp.Click(chromedp.CSS("#rider-start")))
+
+	fix := func(cursor, seq int, replay bool) map[string]any {
+		f := map[string]any{"type": "receive-location", "driver": "d-1", "latitude": 48.85 + float64(seq)/1e4, "longitude": 2.35,
+			"seq": seq, "ts": time.Now().UnixMilli(), "time": time.Now().UnixMilli(), "node": "fake", "cursor": cursor}
+		if replay {
+			f["replay"] = true
+		}
+		return f
+	}
+	c := node.accept("rider")
+	tr := c.read()
+	if tr["type"] != "track-driver" || tr["driver"] != "d-1" || tr["history"] != 20.0 || tr["since"] != nil {
+		t.Fatalf("first request %v, want track-driver d-1 with history 20", tr)
+	}
+	c.send(fix(10, 100, true))
+	c.send(fix(11, 101, true))
+	c.send(map[string]any{"type": "tracking", "driver": "d-1", "id": tr["id"], "replayed": 2, "cursor": 11})
+	c.send(map[string]any{"type": "driver-status", "driver": "d-1", "state": "stale", "reason": "no fix for 20 s", "since": time.Now().UnixMilli()})
+	c.send(map[string]any{"type": "from-the-future"})
+	c.send(fix(15, 105, false)) // seqs 102-104 never came
+	rider.waitMarker("rider-map", 48.85+105/1e4, 2.35)
+	c.close(1011)
+
+	c = node.accept("rider")
+	tr = c.read()
+	if tr["type"] != "track-driver" || tr["since"] != 15.0 || tr["history"] != nil {
+		t.Fatalf("request after the reconnect %v, want track-driver since 15", tr)
+	}
+	c.send(fix(15, 105, true)) // a duplicate: not shown again
+	c.send(fix(16, 106, true))
+	c.send(map[string]any{"type": "tracking", "driver": "d-1", "id": tr["id"], "replayed": 2, "cursor": 16})
+	rider.waitMarker("rider-map", 48.85+106/1e4, 2.35)
+
+	type riderNotes struct {
+		Duplicates int      `json:"duplicates"`
+		Notes      []string `json:"notes"`
+	}
+	var r riderNotes
+	testnode.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		var err error
+		r, err = eval[riderNotes](rider, `window.rtlsDemo.rider`)
+		if err == nil && (len(r.Notes) == 0 || !strings.HasPrefix(r.Notes[len(r.Notes)-1], "Resumed on fake")) {
+			err = fmt.Errorf("notes %q", r.Notes)
+		}
+		return err
+	})
+	if r.Duplicates != 1 {
+		t.Errorf("%d duplicates counted, want 1", r.Duplicates)
+	}
+	if !strings.Contains(strings.Join(r.Notes, "\n"), "3 fixes skipped") {
+		t.Errorf("no note of the 3 skipped fixes in %q", r.Notes)
+	}
+	status, err := eval[string](rider, `document.getElementById("rider-status").textContent`)
+	if err != nil || !strings.HasPrefix(status, "stale") || !strings.Contains(status, "no fix for 20 s") {
+		t.Errorf("driver status shown: %q (%v)", status, err)
+	}
+	age, err := eval[string](rider, `document.getElementById("rider-age").textContent`)
+	if err != nil || !strings.HasSuffix(age, "s ago") {
+		t.Errorf("age of the last fix shown: %q (%v)", age, err)
+	}
+	rider.checkClean()
+}
