@@ -1,12 +1,19 @@
 package web_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,9 +39,9 @@ type scriptedConn struct {
 	query map[string]string
 }
 
-func newScriptedNode(t *testing.T) *scriptedNode {
+func newScriptedNode(t *testing.T, cfg web.Config) *scriptedNode {
 	t.Helper()
-	page, err := web.New(web.Config{Tiles: web.NoTiles})
+	page, err := web.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +143,7 @@ func checkFix(t *testing.T, f map[string]any) float64 {
 // type the page does not know, and un-acked fixes sent again in seq order
 // after the node goes away.
 func TestDriverPage(t *testing.T) {
-	node := newScriptedNode(t)
+	node := newScriptedNode(t, web.Config{Tiles: web.NoTiles})
 	driver := newPage(t, newBrowser(t), "driver")
 	driver.open(node.srv.URL + "/?view=driver&id=d-1&simulate=1")
 	driver.do(chromedp.Click(chromedp.CSS("#driver-start")))
@@ -183,7 +190,7 @@ func TestDriverPage(t *testing.T) {
 // TestRiderPage: history, a driver-status, a skipped fix, a reconnect with
 // backoff that resumes by cursor, and a duplicate that is not shown.
 func TestRiderPage(t *testing.T) {
-	node := newScriptedNode(t)
+	node := newScriptedNode(t, web.Config{Tiles: web.NoTiles})
 	rider := newPage(t, newBrowser(t), "rider")
 	rider.open(node.srv.URL + "/?view=rider&driver=d-1")
 	rider.do(chromedp.Click(chromedp.CSS("#rider-start")))
@@ -248,4 +255,69 @@ func TestRiderPage(t *testing.T) {
 		t.Errorf("age of the last fix shown: %q (%v)", age, err)
 	}
 	rider.checkClean()
+}
+
+// TestMapTiles: tiles from another origin load under the page's
+// Content-Security-Policy, get only the page's origin as Referer, and where
+// one is missing the coordinate grid shows through.
+func TestMapTiles(t *testing.T) {
+	var tile bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 256, 256))
+	draw.Draw(img, img.Bounds(), image.NewUniform(color.RGBA{0xe8, 0xf0, 0xe0, 0xff}), image.Point{}, draw.Src)
+	png.Encode(&tile, img)
+	var (
+		mu       sync.Mutex
+		referers = map[string]int{}
+	)
+	tiles := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		referers[r.Referer()]++
+		mu.Unlock()
+		// /t/{z}/{x}/{y}.png: no tiles for odd x, as if they could not be fetched.
+		parts := strings.Split(r.URL.Path, "/")
+		if x, err := strconv.Atoi(parts[len(parts)-2]); err != nil || x%2 == 1 {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(tile.Bytes())
+	}))
+	t.Cleanup(tiles.Close)
+
+	node := newScriptedNode(t, web.Config{Tiles: tiles.URL + "/t/{z}/{x}/{y}.png", Attribution: "Test tiles <b>"})
+	p := newPage(t, newBrowser(t), "rider")
+	p.open(node.srv.URL + "/?view=rider&driver=d-1")
+	type mapState struct {
+		Loaded, Missing, GridLines int
+		GridUnderTiles             bool
+		Attribution                string
+	}
+	testnode.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		s, err := eval[mapState](p, `(() => {
+			const imgs = Array.from(document.querySelectorAll("#rider-map img.leaflet-tile"));
+			return {
+				Loaded: imgs.filter((i) => i.complete && i.naturalWidth > 0).length,
+				Missing: imgs.filter((i) => i.complete && i.naturalWidth === 0).length,
+				GridLines: document.querySelectorAll("#rider-map .leaflet-grid-pane path").length,
+				GridUnderTiles: Number(getComputedStyle(document.querySelector("#rider-map .leaflet-grid-pane")).zIndex) <
+					Number(getComputedStyle(document.querySelector("#rider-map .leaflet-tile-pane")).zIndex),
+				Attribution: document.querySelector("#rider-map .leaflet-control-attribution").textContent,
+			};
+		})()`)
+		if err == nil && (s.Loaded == 0 || s.Missing == 0 || s.GridLines == 0 || !s.GridUnderTiles || !strings.Contains(s.Attribution, "Test tiles <b>")) {
+			err = fmt.Errorf("map: %+v, want loaded and missing tiles, grid lines and the attribution as text", s)
+		}
+		return err
+	})
+	mu.Lock()
+	if len(referers) == 0 {
+		t.Error("the tile server saw no request")
+	}
+	for ref, n := range referers {
+		if ref != node.srv.URL+"/" {
+			t.Errorf("%d tile requests with Referer %q, want only the page's origin %q", n, ref, node.srv.URL+"/")
+		}
+	}
+	mu.Unlock()
+	p.checkClean()
 }

@@ -1,8 +1,9 @@
 // map.js: a Leaflet map with one marker, its accuracy circle and its trail.
 //
-// With a tile URL the map draws tiles under them; without one (offline, or
-// the node configured with no tiles) it draws a coordinate grid, so the
-// marker and the trail always mean something. The marker's position is
+// With a tile URL the map draws tiles under them; under the tiles lies a
+// coordinate grid, which shows where tiles are missing (offline) or when the
+// node is configured without tiles, so the marker and the trail always mean
+// something. The marker's position is
 // mirrored in the map element's data-lat / data-lon attributes.
 (function (RTLS) {
   "use strict";
@@ -21,8 +22,11 @@
 
   // gridLayer draws parallels and meridians every "nice" step, four to ten
   // across the view, with their values at the view's right and top edges
-  // (the controls take the other corners).
+  // (the controls take the other corners). It lies in a pane under the
+  // tiles: it shows wherever a tile is missing, offline or without tiles.
   function gridLayer(map) {
+    map.createPane("grid"); // z-index in app.css: below the tile pane
+    const renderer = L.svg({ pane: "grid", padding: 0.5 });
     const layer = L.layerGroup();
     function draw() {
       layer.clearLayers();
@@ -36,21 +40,21 @@
       const east = b.getEast();
       const step = STEPS.find((s) => span / s >= 4) || STEPS[STEPS.length - 1];
       const d = decimals(step);
-      const line = { color: "#9aa5b1", weight: 1, opacity: 0.7, interactive: false, className: "grid-line" };
+      const line = { color: "#9aa5b1", weight: 1, opacity: 0.7, interactive: false, pane: "grid", renderer: renderer };
+      const size = map.getSize();
       for (let i = Math.ceil(south / step); i * step <= north; i++) {
         const lat = i * step;
         L.polyline([[lat, west], [lat, east]], line).addTo(layer);
         const y = map.latLngToContainerPoint([lat, view.getEast()]).y;
-        if (y > 24 && y < map.getSize().y) {
+        if (y > 24 && y < size.y) {
           label(lat.toFixed(d) + "°", [lat, view.getEast()], "grid-label grid-label-lat");
         }
       }
-      const width = map.getSize().x;
       for (let i = Math.ceil(west / step); i * step <= east; i++) {
         const lon = i * step;
         L.polyline([[south, lon], [north, lon]], line).addTo(layer);
         const x = map.latLngToContainerPoint([view.getNorth(), lon]).x;
-        if (x > 0 && x < width - 50) {
+        if (x > 0 && x < size.x - 50) {
           label(lon.toFixed(d) + "°", [view.getNorth(), lon], "grid-label grid-label-lon");
         }
       }
@@ -59,12 +63,13 @@
       L.marker(at, {
         interactive: false,
         keyboard: false,
+        pane: "grid",
         // A point-sized icon; CSS places the text beside it.
         icon: L.divIcon({ className: className, html: "<span>" + escapeHTML(text) + "</span>", iconSize: [0, 0] }),
       }).addTo(layer);
     }
-    // Redraw while the map moves (at most once a frame), so that the lines
-    // and labels always reach the view's edges.
+    // Redraw while the map moves (at most once a frame), so that the labels
+    // stay at the view's edges.
     let queued = false;
     function queue() {
       if (queued) return;
@@ -84,6 +89,7 @@
     // The SVG renderer draws half a view beyond each edge (Leaflet's default
     // is a tenth), so that the trail and the grid do not end visibly in a pan.
     const map = L.map(el, { center: [20, 0], zoom: 2, worldCopyJump: true, renderer: L.svg({ padding: 0.5 }) });
+    gridLayer(map).addTo(map);
     if (cfg.tiles) {
       L.tileLayer(cfg.tiles, {
         maxZoom: 19,
@@ -93,9 +99,6 @@
         // tile usage policy requires one.
         referrerPolicy: "strict-origin",
       }).addTo(map);
-    } else {
-      el.classList.add("no-tiles");
-      gridLayer(map).addTo(map);
     }
     L.control.scale({ imperial: false }).addTo(map);
     // The map's box changes with the notes and numbers above it, not only
