@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,15 +29,17 @@ import (
 // test can send what a real node does not send today (set-interval,
 // driver-status, unknown frames) and close connections when it likes.
 type scriptedNode struct {
-	t     *testing.T
-	srv   *httptest.Server
-	conns chan *scriptedConn
+	t      *testing.T
+	tokens bool
+	srv    *httptest.Server
+	conns  chan *scriptedConn
 }
 
 type scriptedConn struct {
-	t     *testing.T
-	ws    *websocket.Conn
-	query map[string]string
+	t         *testing.T
+	ws        *websocket.Conn
+	query     map[string]string
+	protocols []string // the subprotocols the page asked for
 }
 
 func newScriptedNode(t *testing.T, cfg web.Config) *scriptedNode {
@@ -45,11 +48,18 @@ func newScriptedNode(t *testing.T, cfg web.Config) *scriptedNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &scriptedNode{t: t, conns: make(chan *scriptedConn, 4)}
+	n := &scriptedNode{t: t, tokens: cfg.Tokens, conns: make(chan *scriptedConn, 4)}
 	mux := http.NewServeMux()
 	mux.Handle("/", page)
 	mux.HandleFunc("/v1/ws", func(w http.ResponseWriter, r *http.Request) {
-		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		// Like a node with tokens: echo rtls.v1 (a browser refuses a
+		// handshake that picks none of the subprotocols it offered).
+		up := websocket.Upgrader{}
+		protocols := websocket.Subprotocols(r)
+		if slices.Contains(protocols, "rtls.v1") {
+			up.Subprotocols = []string{"rtls.v1"}
+		}
+		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
@@ -57,7 +67,7 @@ func newScriptedNode(t *testing.T, cfg web.Config) *scriptedNode {
 		for k, v := range r.URL.Query() {
 			q[k] = v[0]
 		}
-		n.conns <- &scriptedConn{t: t, ws: ws, query: q}
+		n.conns <- &scriptedConn{t: t, ws: ws, query: q, protocols: protocols}
 	})
 	n.srv = httptest.NewServer(mux)
 	t.Cleanup(n.srv.Close)
@@ -70,10 +80,17 @@ func (n *scriptedNode) accept(role string) *scriptedConn {
 	select {
 	case c := <-n.conns:
 		n.t.Cleanup(func() { c.ws.Close() })
-		if c.query["role"] != role || c.query["id"] == "" {
-			n.t.Fatalf("the page connected with %v, want role %s and an id", c.query, role)
+		client := c.query["id"]
+		if n.tokens {
+			// The identity is the token's business; none goes in the URL.
+			if len(c.query) != 0 || len(c.protocols) != 2 || c.protocols[0] != "rtls.v1" || !strings.HasPrefix(c.protocols[1], "bearer.") {
+				n.t.Fatalf("the page connected with query %v and subprotocols %q, want none and [rtls.v1 bearer.<token>]", c.query, c.protocols)
+			}
+			client = "from-token"
+		} else if c.query["role"] != role || c.query["id"] == "" || len(c.protocols) != 0 {
+			n.t.Fatalf("the page connected with query %v and subprotocols %q, want role %s and an id", c.query, c.protocols, role)
 		}
-		c.send(map[string]any{"type": "welcome", "version": 1, "node": "fake", "role": role, "client": c.query["id"], "history": 100, "max_frame": 4096})
+		c.send(map[string]any{"type": "welcome", "version": 1, "node": "fake", "role": role, "client": client, "history": 100, "max_frame": 4096})
 		return c
 	case <-time.After(20 * time.Second):
 		n.t.Fatal("the page did not connect")
@@ -320,4 +337,38 @@ func TestMapTiles(t *testing.T) {
 	}
 	mu.Unlock()
 	p.checkClean()
+}
+
+// TestTokenIdentity: with tokens the page asks for one and presents it in the
+// WebSocket subprotocol, since a browser cannot set headers on a WebSocket.
+func TestTokenIdentity(t *testing.T) {
+	node := newScriptedNode(t, web.Config{Tiles: web.NoTiles, Tokens: true})
+	br := newBrowser(t)
+	for _, role := range []string{"driver", "rider"} {
+		p := newPage(t, br, role)
+		p.open(node.srv.URL + "/?view=" + role + "&simulate=1")
+		visible, err := eval[map[string]bool](p, `({
+			token: !document.getElementById("`+role+`-token").closest("label").hidden,
+			riderID: !document.getElementById("rider-id").closest("label").hidden,
+		})`)
+		if err != nil || !visible["token"] || visible["riderID"] {
+			t.Fatalf("%s: token field shown %v, rider id field shown %v (%v)", role, visible["token"], visible["riderID"], err)
+		}
+		// Without a token the page does not connect.
+		p.do(chromedp.Click(chromedp.CSS("#" + role + "-start")))
+		msg, err := eval[string](p, `document.getElementById("`+role+`-message").textContent`)
+		if err != nil || !strings.Contains(msg, "token") {
+			t.Errorf("%s: started without a token, message %q (%v)", role, msg, err)
+		}
+		p.do(chromedp.SendKeys(chromedp.CSS("#"+role+"-token"), "eyJhbGciOi.J9-x_y"),
+			chromedp.Click(chromedp.CSS("#"+role+"-start")))
+		c := node.accept(role)
+		if c.protocols[1] != "bearer.eyJhbGciOi.J9-x_y" {
+			t.Errorf("%s: subprotocols %q", role, c.protocols)
+		}
+		if f := c.read(); (role == "driver" && f["type"] != "send-location") || (role == "rider" && f["type"] != "track-driver") {
+			t.Errorf("%s: first frame %v", role, f)
+		}
+		p.checkClean()
+	}
 }

@@ -62,9 +62,17 @@
       el.hidden = !text;
     }
 
-    function setConnState(text, kind) {
+    // setConnState shows the connection's state and, once connected, the
+    // identity the node understood (kept on one line).
+    function setConnState(text, kind, client) {
       const el = $("rider-conn");
       el.textContent = text;
+      if (client) {
+        const id = document.createElement("span");
+        id.className = "nowrap";
+        id.textContent = client;
+        el.append(" as ", id);
+      }
       el.dataset.state = kind;
     }
 
@@ -115,7 +123,7 @@
 
     function onWelcome(w) {
       state.node = w.node;
-      setConnState("connected to " + w.node, "connected");
+      setConnState("connected to " + w.node, "connected", w.client);
       message("");
       track();
     }
