@@ -294,6 +294,7 @@ func readRider(p *page) (riderState, error) {
 // browser context: another device) follows it; the rider's node stops, and
 // the rider page resumes on another node without missing or repeating a fix.
 func TestBrowserDemo(t *testing.T) {
+	chromiumPath(t) // fail or skip before starting a cluster for nothing
 	began := time.Now()
 	c := clustertest.New(t, 3, func(i int, cfg *node.Config) {
 		// The rider page, loaded from node 2, reconnects to the others.
