@@ -369,6 +369,19 @@ func TestTokenIdentity(t *testing.T) {
 		if f := c.read(); (role == "driver" && f["type"] != "send-location") || (role == "rider" && f["type"] != "track-driver") {
 			t.Errorf("%s: first frame %v", role, f)
 		}
+		// An expired token is final: the page stops and asks for a new one
+		// instead of reconnecting with the same token.
+		c.close(4003)
+		testnode.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+			st, err := eval[map[string]string](p, `(() => {
+				const el = document.getElementById("`+role+`-conn");
+				return {state: el.dataset.state, text: el.textContent, start: String(!document.getElementById("`+role+`-start").disabled)};
+			})()`)
+			if err == nil && (st["state"] != "failed" || !strings.Contains(st["text"], "token expired") || st["start"] != "true") {
+				err = fmt.Errorf("%s after close 4003: %v", role, st)
+			}
+			return err
+		})
 		p.checkClean()
 	}
 }

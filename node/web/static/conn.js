@@ -9,10 +9,17 @@
 (function (RTLS) {
   "use strict";
 
-  // Close codes after which reconnecting cannot help.
+  // Close codes after which reconnecting cannot help. PROTOCOL.md names 1009
+  // and 4001; 1008 is RFC 6455's policy violation, and 4003 (token expired:
+  // a new token is needed) and 4009 (the same driver connected elsewhere:
+  // reconnecting would take the session back and forth) come with tokens.
+  // Any other code means: reconnect.
   const FINAL = {
+    1008: "the node says this client broke the protocol",
     1009: "a frame was larger than the node accepts",
     4001: "the node refused this identity",
+    4003: "the token expired: enter a new one",
+    4009: "this driver connected from elsewhere",
   };
   const BACKOFF_MIN_MS = 100;
   const BACKOFF_MAX_MS = 5000;
