@@ -17,6 +17,7 @@ import (
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node/auth"
 	"github.com/rtls-io/rtls/node/busauth"
+	"github.com/rtls-io/rtls/node/web"
 )
 
 // Storage selects where the LOCATIONS stream keeps its messages.
@@ -111,6 +112,11 @@ type Config struct {
 	// pages may open WebSockets to this node; "*" allows any. Clients that
 	// send no Origin (mobile apps) and same-origin pages are always allowed.
 	AllowedOrigins []string
+
+	// Web configures the browser demo served at "/" (its map tiles; whether
+	// the page asks for a token follows the Authenticator). Zero value means the development-mode page
+	// with OpenStreetMap tiles; see package web.
+	Web web.Config
 
 	// MaxFrameBytes is the largest frame a client may send. Zero value means 4096.
 	MaxFrameBytes int
@@ -353,6 +359,9 @@ func (c *Config) validate() error {
 		return bad("max queued frames %d: must be at least 16", c.MaxQueuedFrames)
 	case c.WriteTimeout <= 0 || c.PingInterval <= 0 || c.PublishTimeout <= 0 || c.ReadyTimeout <= 0:
 		return bad("timeouts and intervals must be positive")
+	}
+	if err := c.Web.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }

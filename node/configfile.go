@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats-server/v2/conf"
 
 	"github.com/rtls-io/rtls/node/auth"
+	"github.com/rtls-io/rtls/node/web"
 )
 
 // File is the content of a node configuration file, the format operators use
@@ -28,7 +29,11 @@ type File struct {
 	TLS            TLSSection  `json:"tls"`
 	AllowedOrigins []string    `json:"allowed_origins,omitempty"`
 	TrustedProxies []string    `json:"trusted_proxies,omitempty"`
-	LogLevel       string      `json:"log_level,omitempty"`
+	Web            struct {
+		Tiles       string `json:"tiles,omitempty"`
+		Attribution string `json:"attribution,omitempty"`
+	} `json:"web"`
+	LogLevel string `json:"log_level,omitempty"`
 
 	Cluster struct {
 		Name   string   `json:"name,omitempty"`
@@ -169,6 +174,7 @@ func FileFor(cfg Config, logLevel string) *File {
 		History: cfg.History, MaxAge: duration(cfg.MaxAge), DuplicateWindow: duration(cfg.DuplicateWindow), Replicas: cfg.Replicas,
 	}
 	f.Cluster.Name, f.Cluster.Listen, f.Cluster.Routes = cfg.ClusterName, cfg.ClusterAddr, cfg.Routes
+	f.Web.Tiles, f.Web.Attribution = cfg.Web.Tiles, cfg.Web.Attribution
 	f.Limits.MaxFrameBytes, f.Limits.MaxTracked = cfg.MaxFrameBytes, cfg.MaxTracked
 	f.Limits.RateLimit, f.Limits.RateBurst = cfg.RateLimit, cfg.RateBurst
 	f.Limits.PendingFixes, f.Limits.MaxQueuedFrames = cfg.PendingFixes, cfg.MaxQueuedFrames
@@ -206,6 +212,7 @@ func (f *File) Config() (Config, error) {
 		MaxConnectionsPerIdentity: f.Limits.MaxConnectionsPerIdentity,
 		MaxConnectionsPerAddress:  f.Limits.MaxConnectionsPerAddress,
 		TrustedProxies:            f.TrustedProxies,
+		Web:                       web.Config{Tiles: f.Web.Tiles, Attribution: f.Web.Attribution},
 		TLSCertFile:               f.TLS.Cert,
 		TLSKeyFile:                f.TLS.Key,
 		IdleTimeout:               time.Duration(f.Timeouts.Idle),

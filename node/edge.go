@@ -3,6 +3,7 @@ package node
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node/auth"
+	"github.com/rtls-io/rtls/node/web"
 )
 
 // Subprotocol is the WebSocket subprotocol a node selects when a client
@@ -22,14 +24,21 @@ import (
 // server selects none of the offered ones.
 const Subprotocol = "rtls.v1"
 
-func (n *Node) routes() http.Handler {
+func (n *Node) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+mobileproto.Path, n.serveWS)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": n.cfg.Name})
 	})
 	mux.HandleFunc("GET /readyz", n.serveReady)
-	return mux
+	page := n.cfg.Web
+	page.Tokens = !auth.IsDevelopment(n.cfg.Authenticator)
+	h, err := web.New(page)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	mux.Handle("GET /", h) // the browser demo, its config and assets; 404 for the rest
+	return mux, nil
 }
 
 func (n *Node) serveReady(w http.ResponseWriter, r *http.Request) {

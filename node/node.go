@@ -304,12 +304,17 @@ func (n *Node) listenHTTP() error {
 	if err != nil {
 		return fmt.Errorf("node %s: listen %s: %w", n.cfg.Name, n.cfg.HTTPAddr, err)
 	}
+	handler, err := n.routes()
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	if n.certs != nil {
 		ln = tls.NewListener(ln, &tls.Config{GetCertificate: n.certs.get, MinVersion: tls.VersionTLS12})
 	}
 	n.httpLn = ln
 	n.httpSrv = &http.Server{
-		Handler:           n.routes(),
+		Handler:           handler,
 		ReadHeaderTimeout: n.cfg.HeaderTimeout,
 		IdleTimeout:       n.cfg.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,

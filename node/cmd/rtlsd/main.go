@@ -29,6 +29,7 @@ import (
 	"github.com/rtls-io/rtls/internal/commalist"
 	"github.com/rtls-io/rtls/internal/rlimit"
 	"github.com/rtls-io/rtls/node"
+	"github.com/rtls-io/rtls/node/web"
 )
 
 func main() {
@@ -122,6 +123,8 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 	jwks := fs.String("jwks", "", "a JWKS file of keys that verify app tokens")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file for the WebSocket edge (with -tls-key); reloaded when it changes")
 	tlsKey := fs.String("tls-key", "", "TLS private key file for the WebSocket edge")
+	tiles := fs.String("tiles", web.DefaultTiles, `map tiles of the browser page at "/": URL template with {z}, {x}, {y}; "none" for a coordinate grid`)
+	tilesAttribution := fs.String("tiles-attribution", "", "the tile provider's attribution (default: OpenStreetMap's for the default tiles)")
 	if err := fs.Parse(args); err != nil {
 		return node.Config{}, "", err
 	}
@@ -206,6 +209,12 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 	}
 	if set["allowed-origins"] {
 		cfg.AllowedOrigins = commalist.Split(*origins)
+	}
+	if set["tiles"] {
+		cfg.Web.Tiles = *tiles
+	}
+	if set["tiles-attribution"] {
+		cfg.Web.Attribution = *tilesAttribution
 	}
 	return cfg, level, nil
 }
