@@ -27,6 +27,10 @@ type Spec struct {
 	// Env is added to the environment of node processes (StartProcesses
 	// only), for example GOMAXPROCS=1.
 	Env []string
+	// File, if set, adjusts each node process's configuration file
+	// (StartProcesses only), for what a Config cannot say, such as the
+	// files of token keys.
+	File func(i int, f *node.File)
 }
 
 // ErrInvalidSpec is wrapped by Plan for a Spec it cannot plan.

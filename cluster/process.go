@@ -49,8 +49,12 @@ func StartProcesses(ctx context.Context, binary string, s Spec, log io.Writer) (
 		return nil, err
 	}
 	var files []string
-	for _, c := range cfgs {
-		b, err := json.MarshalIndent(node.FileFor(c, "info"), "", "  ")
+	for i, c := range cfgs {
+		f := node.FileFor(c, "info")
+		if s.File != nil {
+			s.File(i, f)
+		}
+		b, err := json.MarshalIndent(f, "", "  ")
 		if err != nil {
 			return nil, err
 		}
@@ -67,9 +71,10 @@ func StartProcesses(ctx context.Context, binary string, s Spec, log io.Writer) (
 }
 
 // StartFiles starts one rtlsd process per configuration file and returns
-// when every node is ready.
-func StartFiles(ctx context.Context, binary string, files []string, log io.Writer) (*Processes, error) {
-	return startFiles(ctx, binary, files, log, nil)
+// when every node is ready. env is added to the processes' environment
+// (and must already be in this one's, for the files' $VARIABLES).
+func StartFiles(ctx context.Context, binary string, files []string, log io.Writer, env ...string) (*Processes, error) {
+	return startFiles(ctx, binary, files, log, env)
 }
 
 func startFiles(ctx context.Context, binary string, files []string, log io.Writer, env []string) (*Processes, error) {

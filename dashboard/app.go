@@ -42,6 +42,8 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.SetOutput(stderr)
 	urls := fs.String("nats", DefaultURL, "comma-separated NATS client URLs of the cluster's nodes")
 	fs.StringVar(&o.Conn.CredsFile, "creds", "", "NATS credentials file")
+	fs.StringVar(&o.Conn.NKeySeedFile, "nkey", "", "nkey seed file of the cluster's dispatcher identity (rtls-token -gen-nkey)")
+	fs.StringVar(&o.Conn.CAFile, "ca", "", "CA certificate of the cluster's client ports (tls:// URLs)")
 	fs.StringVar(&o.Conn.User, "user", "", "NATS user")
 	fs.StringVar(&o.Conn.Password, "password", os.Getenv("RTLS_NATS_PASSWORD"), "NATS password (default $RTLS_NATS_PASSWORD)")
 	fs.StringVar(&o.Conn.Token, "token", os.Getenv("RTLS_NATS_TOKEN"), "NATS token (default $RTLS_NATS_TOKEN)")

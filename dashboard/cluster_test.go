@@ -3,10 +3,13 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rtls-io/rtls/cluster/clustertest"
+	"github.com/rtls-io/rtls/internal/testnode"
+	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node"
 )
 
@@ -50,5 +53,62 @@ func TestFeedFailsOverInACluster(t *testing.T) {
 	checkFor(t, 30*time.Second, 20*time.Millisecond, func() error { return hasFix(fleet, "d-2", c2) })
 	if err := hasFix(fleet, "d-1", c1); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFeedWithReadOnlyCredentials: against a production cluster of rtlsd
+// processes (tokens, authenticated bus), the dashboard signs in with the
+// dispatcher's nkey and gets the snapshot, live fixes and trails; without
+// credentials it is refused.
+func TestFeedWithReadOnlyCredentials(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-process cluster")
+	}
+	s := testnode.NewSecrets(t)
+	ps := clustertest.NewSecureProcesses(t, 3, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := mobileproto.Dial(ctx, ps.WebSocketURL(0), mobileproto.WithToken(s.Token("d-1", mobileproto.RoleDriver, time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c1 := send(t, d, 1, 1, 1)
+
+	fleet := newFleet(t)
+	f, err := NewFeed(FeedConfig{ConnConfig: ConnConfig{URLs: ps.ClientURLs(), NKeySeedFile: s.SeedFile(testnode.Dispatcher), ReconnectWait: 50 * time.Millisecond},
+		Fleet: fleet, RetryWait: 100 * time.Millisecond, Logger: testnode.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	checkFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if st := f.Status(); st.State != Connected || st.Snapshot.Done < 1 {
+			return fmt.Errorf("status %+v", st)
+		}
+		return hasFix(fleet, "d-1", c1)
+	})
+	c2 := send(t, d, 2, 2, 2)
+	checkFor(t, 20*time.Second, 10*time.Millisecond, func() error { return hasFix(fleet, "d-1", c2) })
+	trail, err := f.ReadHistory(ctx, "d-1", 10)
+	if err != nil || len(trail) != 2 {
+		t.Fatalf("trail: %d fixes, %v", len(trail), err)
+	}
+
+	// Without credentials, nothing.
+	other := newFleet(t)
+	anon, err := NewFeed(FeedConfig{ConnConfig: ConnConfig{URLs: ps.ClientURLs(), ReconnectWait: 50 * time.Millisecond}, Fleet: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anon.Close()
+	checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if st := anon.Status(); st.Err == nil || !strings.Contains(strings.ToLower(st.Err.Error()), "authorization") {
+			return fmt.Errorf("anonymous feed: %+v", st)
+		}
+		return nil
+	})
+	if other.Len() != 0 {
+		t.Fatalf("an anonymous dashboard got %d drivers", other.Len())
 	}
 }

@@ -24,6 +24,13 @@ type ConnConfig struct {
 	URLs []string
 	// CredsFile is a NATS credentials file (JWT and nkey seed).
 	CredsFile string
+	// NKeySeedFile is a file holding an nkey seed ("SU…"): how the
+	// cluster's read-only dispatcher identity signs in (see package
+	// node/busauth; rtls-token -gen-nkey makes one).
+	NKeySeedFile string
+	// CAFile is the CA certificate of the cluster's client ports, when they
+	// use TLS (tls:// URLs).
+	CAFile string
 	// User and Password authenticate with a user name and password.
 	User, Password string
 	// Token authenticates with a token. At most one of CredsFile, User and
@@ -53,13 +60,13 @@ func (c *ConnConfig) setDefaults() error {
 		return fmt.Errorf("%w: negative ReconnectWait", ErrInvalidConfig)
 	}
 	n := 0
-	for _, set := range []bool{c.CredsFile != "", c.User != "", c.Token != ""} {
+	for _, set := range []bool{c.CredsFile != "", c.NKeySeedFile != "", c.User != "", c.Token != ""} {
 		if set {
 			n++
 		}
 	}
 	if n > 1 {
-		return fmt.Errorf("%w: use one of credentials file, user and password, or token", ErrInvalidConfig)
+		return fmt.Errorf("%w: use one of credentials file, nkey seed file, user and password, or token", ErrInvalidConfig)
 	}
 	if c.Password != "" && c.User == "" {
 		return fmt.Errorf("%w: a password needs a user", ErrInvalidConfig)
@@ -68,7 +75,7 @@ func (c *ConnConfig) setDefaults() error {
 }
 
 // natsOptions are the nats.go options for c; handlers are added by the Feed.
-func (c *ConnConfig) natsOptions() []nats.Option {
+func (c *ConnConfig) natsOptions() ([]nats.Option, error) {
 	opts := []nats.Option{
 		nats.Name(c.Name),
 		nats.MaxReconnects(-1),
@@ -87,8 +94,17 @@ func (c *ConnConfig) natsOptions() []nats.Option {
 		opts = append(opts, nats.UserInfo(c.User, c.Password))
 	case c.Token != "":
 		opts = append(opts, nats.Token(c.Token))
+	case c.NKeySeedFile != "":
+		o, err := nats.NkeyOptionFromSeed(c.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: nkey seed file: %v", ErrInvalidConfig, err)
+		}
+		opts = append(opts, o)
 	}
-	return opts
+	if c.CAFile != "" {
+		opts = append(opts, nats.RootCAs(c.CAFile))
+	}
+	return opts, nil
 }
 
 // ConnState is the state of the connection to the cluster.

@@ -143,8 +143,12 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 		resnap: make(chan struct{}, 1),
 		trailq: make(chan string, 1),
 	}
+	base, err := cfg.natsOptions()
+	if err != nil {
+		return nil, err
+	}
 	f.base, f.stop = context.WithCancel(context.Background())
-	opts := append(cfg.natsOptions(),
+	opts := append(base,
 		nats.ConnectHandler(func(nc *nats.Conn) { f.setState(Connected, nil); f.wakeSnapshot() }),
 		nats.ReconnectHandler(func(nc *nats.Conn) { f.setState(Connected, nil); f.wakeSnapshot() }),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) { f.setState(Reconnecting, err) }),

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats-server/v2/conf"
 
 	"github.com/rtls-io/rtls/node/auth"
+	"github.com/rtls-io/rtls/node/busauth"
 	"github.com/rtls-io/rtls/node/web"
 )
 
@@ -26,6 +27,7 @@ type File struct {
 	HTTP           string      `json:"http,omitempty"`
 	NATS           string      `json:"nats,omitempty"`
 	Auth           AuthSection `json:"auth"`
+	Bus            BusSection  `json:"bus"`
 	TLS            TLSSection  `json:"tls"`
 	AllowedOrigins []string    `json:"allowed_origins,omitempty"`
 	TrustedProxies []string    `json:"trusted_proxies,omitempty"`
@@ -108,10 +110,42 @@ func (a *AuthSection) UnmarshalJSON(b []byte) error {
 	return dec.Decode((*plain)(a))
 }
 
-// TLSSection serves the WebSocket edge over TLS: tls { cert: "…", key: "…" }.
+// BusSection says who may use the NATS bus (see package busauth) and how
+// its client port and routes are secured:
+//
+//	bus {
+//	  dispatchers: [ "UD…" ]                                  # read-only back-ends (the dashboard)
+//	  analytics: [ { nkey: "UA…", consumer: "warehouse" } ]   # its own durable consumer
+//	  operators: []                                           # may manage the stream; none by default
+//	  tls { cert: "…", key: "…", ca: "…", verify: true }       # the client port
+//	  routes { user: "rtls", password: $RTLS_ROUTE_PASSWORD, tls { cert: "…", key: "…", ca: "…" } }
+//	}
+type BusSection struct {
+	Dispatchers []string         `json:"dispatchers,omitempty"`
+	Analytics   []AnalyticsEntry `json:"analytics,omitempty"`
+	Operators   []string         `json:"operators,omitempty"`
+	TLS         TLSSection       `json:"tls"`
+	Routes      struct {
+		User     string     `json:"user,omitempty"`
+		Password string     `json:"password,omitempty"`
+		TLS      TLSSection `json:"tls"`
+	} `json:"routes"`
+}
+
+// AnalyticsEntry is one analytics identity and its durable consumer.
+type AnalyticsEntry struct {
+	NKey     string `json:"nkey"`
+	Consumer string `json:"consumer"`
+}
+
+// TLSSection names a listener's certificate files: tls { cert: "…", key:
+// "…" }, and for the bus a CA whose certificates clients (or peers) must
+// present when verify is true (routes verify whenever a CA is given).
 type TLSSection struct {
-	Cert string `json:"cert,omitempty"`
-	Key  string `json:"key,omitempty"`
+	Cert   string `json:"cert,omitempty"`
+	Key    string `json:"key,omitempty"`
+	CA     string `json:"ca,omitempty"`
+	Verify bool   `json:"verify,omitempty"`
 }
 
 // duration is a time.Duration written as a string ("24h", "500ms").
@@ -175,6 +209,13 @@ func FileFor(cfg Config, logLevel string) *File {
 	}
 	f.Cluster.Name, f.Cluster.Listen, f.Cluster.Routes = cfg.ClusterName, cfg.ClusterAddr, cfg.Routes
 	f.Web.Tiles, f.Web.Attribution = cfg.Web.Tiles, cfg.Web.Attribution
+	f.Bus.Dispatchers, f.Bus.Operators = cfg.Bus.Dispatchers, cfg.Bus.Operators
+	for _, a := range cfg.Bus.Analytics {
+		f.Bus.Analytics = append(f.Bus.Analytics, AnalyticsEntry{a.NKey, a.Consumer})
+	}
+	f.Bus.Routes.User, f.Bus.Routes.Password = cfg.Bus.RouteUser, cfg.Bus.RoutePassword
+	f.Bus.TLS = TLSSection{Cert: cfg.ClientTLS.Cert, Key: cfg.ClientTLS.Key, CA: cfg.ClientTLS.CA, Verify: cfg.ClientTLS.Verify}
+	f.Bus.Routes.TLS = TLSSection{Cert: cfg.RouteTLS.Cert, Key: cfg.RouteTLS.Key, CA: cfg.RouteTLS.CA}
 	f.Limits.MaxFrameBytes, f.Limits.MaxTracked = cfg.MaxFrameBytes, cfg.MaxTracked
 	f.Limits.RateLimit, f.Limits.RateBurst = cfg.RateLimit, cfg.RateBurst
 	f.Limits.PendingFixes, f.Limits.MaxQueuedFrames = cfg.PendingFixes, cfg.MaxQueuedFrames
@@ -213,14 +254,23 @@ func (f *File) Config() (Config, error) {
 		MaxConnectionsPerAddress:  f.Limits.MaxConnectionsPerAddress,
 		TrustedProxies:            f.TrustedProxies,
 		Web:                       web.Config{Tiles: f.Web.Tiles, Attribution: f.Web.Attribution},
-		TLSCertFile:               f.TLS.Cert,
-		TLSKeyFile:                f.TLS.Key,
-		IdleTimeout:               time.Duration(f.Timeouts.Idle),
-		HeaderTimeout:             time.Duration(f.Timeouts.Header),
-		WriteTimeout:              time.Duration(f.Timeouts.Write),
-		PingInterval:              time.Duration(f.Timeouts.Ping),
-		PublishTimeout:            time.Duration(f.Timeouts.Publish),
-		ReadyTimeout:              time.Duration(f.Timeouts.Ready),
+		Bus: busauth.Config{
+			Dispatchers: f.Bus.Dispatchers, Operators: f.Bus.Operators,
+			RouteUser: f.Bus.Routes.User, RoutePassword: f.Bus.Routes.Password,
+		},
+		ClientTLS:      TLSFiles{Cert: f.Bus.TLS.Cert, Key: f.Bus.TLS.Key, CA: f.Bus.TLS.CA, Verify: f.Bus.TLS.Verify},
+		RouteTLS:       TLSFiles{Cert: f.Bus.Routes.TLS.Cert, Key: f.Bus.Routes.TLS.Key, CA: f.Bus.Routes.TLS.CA, Verify: f.Bus.Routes.TLS.CA != ""},
+		TLSCertFile:    f.TLS.Cert,
+		TLSKeyFile:     f.TLS.Key,
+		IdleTimeout:    time.Duration(f.Timeouts.Idle),
+		HeaderTimeout:  time.Duration(f.Timeouts.Header),
+		WriteTimeout:   time.Duration(f.Timeouts.Write),
+		PingInterval:   time.Duration(f.Timeouts.Ping),
+		PublishTimeout: time.Duration(f.Timeouts.Publish),
+		ReadyTimeout:   time.Duration(f.Timeouts.Ready),
+	}
+	for _, a := range f.Bus.Analytics {
+		c.Bus.Analytics = append(c.Bus.Analytics, busauth.Analytics{NKey: a.NKey, Consumer: a.Consumer})
 	}
 	var err error
 	c.Authenticator, err = f.Auth.Authenticator()

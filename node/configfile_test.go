@@ -7,9 +7,36 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nkeys"
+
+	"github.com/rtls-io/rtls/node/auth"
 )
 
+// exampleSecrets sets the environment variables the example configuration
+// files read (rtls-cluster sets them from its secrets directory).
+func exampleSecrets(t *testing.T) {
+	t.Helper()
+	k, err := auth.GenerateKey("app", auth.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pub, _ := k.PEM()
+	p := filepath.Join(t.TempDir(), "app.pub")
+	if err := os.WriteFile(p, pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RTLS_APP_KEY", p)
+	t.Setenv("RTLS_ROUTE_PASSWORD", "secret")
+	for _, v := range []string{"RTLS_DISPATCHER_NKEY", "RTLS_ANALYTICS_NKEY"} {
+		kp, _ := nkeys.CreateUser()
+		pk, _ := kp.PublicKey()
+		t.Setenv(v, pk)
+	}
+}
+
 func TestExampleClusterConfigFilesParse(t *testing.T) {
+	exampleSecrets(t)
 	for i, name := range []string{"n1", "n2", "n3"} {
 		f, err := ReadConfigFile(filepath.Join("..", "cluster", "example", name+".conf"))
 		if err != nil {
@@ -26,6 +53,11 @@ func TestExampleClusterConfigFilesParse(t *testing.T) {
 		if c.Name != name || c.HTTPAddr != wantHTTP || c.Replicas != 3 || c.MaxAge != 24*time.Hour ||
 			c.DuplicateWindow != 2*time.Minute || len(c.Routes) != 3 || c.PublishTimeout != 10*time.Second || f.LogLevel != "info" {
 			t.Fatalf("%s parsed as %+v", name, c)
+		}
+		// Secure by default: tokens, an authenticated bus and routes.
+		if auth.IsDevelopment(c.Authenticator) || c.Bus.RouteUser != "rtls" || c.Bus.RoutePassword != "secret" ||
+			len(c.Bus.Dispatchers) != 1 || len(c.Bus.Analytics) != 1 || len(c.Bus.Operators) != 0 {
+			t.Fatalf("%s is not secure by default: %+v", name, c.Bus)
 		}
 	}
 }

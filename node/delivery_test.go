@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"context"
-	"errors"
 	"net"
 	"syscall"
 	"testing"
@@ -239,29 +238,5 @@ func TestNodeRefusesClientsWhileNotStarted(t *testing.T) {
 	}
 	if err := n.Start(context.Background()); err == nil {
 		t.Fatal("Start after Shutdown succeeded")
-	}
-}
-
-func TestFixThatCannotBeStoredIsAnsweredUnavailable(t *testing.T) {
-	n := startNode(t, func(c *node.Config) { c.PublishTimeout = 300 * time.Millisecond })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	nc, err := nats.Connect(n.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	if err := js.DeleteStream(ctx, node.StreamName); err != nil {
-		t.Fatal(err)
-	}
-	driver := dial(t, n, mobileproto.RoleDriver, "d-1")
-	_, err = driver.SendLocation(ctx, fix(1))
-	var pe *mobileproto.Error
-	if !errors.As(err, &pe) || pe.Code != mobileproto.CodeUnavailable || pe.Seq != 1 || !pe.Temporary() {
-		t.Fatalf("send with no stream: %v, want a temporary unavailable error for seq 1", err)
-	}
-	if s := n.Stats(); s.PublishErrors != 1 || s.PendingPublishes != 0 {
-		t.Fatalf("stats after the failed publish: %+v", s)
 	}
 }

@@ -49,6 +49,8 @@ func (n *Node) serveReady(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting", "node": n.cfg.Name})
 	case !n.nc.IsConnected():
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "nats disconnected", "node": n.cfg.Name})
+	case n.StreamProblem() != "":
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "stream not ready", "reason": n.StreamProblem(), "node": n.cfg.Name})
 	default:
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "node": n.cfg.Name})
 	}

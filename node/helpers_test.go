@@ -3,6 +3,9 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,3 +91,31 @@ func receive(t testing.TB, c *mobileproto.Client, n int) []mobileproto.Location 
 func intp(v int) *int               { return &v }
 func u64p(v uint64) *uint64         { return &v }
 func errf(f string, a ...any) error { return fmt.Errorf(f, a...) }
+
+// logRecorder keeps what a node logs, for tests that check a log line.
+type logRecorder struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logRecorder) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func (l *logRecorder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.lines = append(l.lines, string(p))
+	l.mu.Unlock()
+	return len(p), nil
+}
+
+func (l *logRecorder) has(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range l.lines {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -78,6 +78,10 @@ type Node struct {
 	conflated     atomic.Uint64
 	refused       atomic.Uint64 // connections refused by a limit
 
+	bg            sync.WaitGroup // the node's own goroutines (the stream guard)
+	streamMu      sync.Mutex
+	streamProblem string
+
 	shutdownOnce sync.Once
 	shutdownDone chan struct{}
 	shutdownErr  error
@@ -213,6 +217,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			n.log.Warn("DEVELOPMENT MODE: the NATS client port and routes accept anyone (configure bus identities to close them)")
 		}
 	}
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		n.guardStream()
+	}()
 	n.ready.Store(true)
 	n.log.Info("node ready", "http", n.HTTPAddr(), "nats", n.ClientURL(), "replicas", n.cfg.Replicas, "history", n.cfg.History)
 	return nil
@@ -369,8 +378,9 @@ func (n *Node) ClusterURL() string {
 // Server returns the embedded NATS server (for tests and operators' tools).
 func (n *Node) Server() *server.Server { return n.srv }
 
-// Ready reports whether the node serves clients.
-func (n *Node) Ready() bool { return n.ready.Load() && !n.draining.Load() }
+// Ready reports whether the node serves clients: started, not draining, and
+// its stream as it should be.
+func (n *Node) Ready() bool { return n.ready.Load() && !n.draining.Load() && n.StreamProblem() == "" }
 
 // Stats are a node's counters. Fixes are counted per node: a fix received
 // on one node and delivered on another counts as received on the first and
@@ -541,6 +551,7 @@ func (n *Node) stopAll(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("closing connections: %w", err))
 	}
 	n.cancelBase()
+	n.bg.Wait()
 	n.sessions.stop()
 	if n.hub != nil {
 		n.hub.stop()

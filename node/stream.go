@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rtls-io/rtls/internal/fixstream"
@@ -46,12 +47,21 @@ func (n *Node) streamConfig() jetstream.StreamConfig {
 		MaxAge:            n.cfg.MaxAge,
 		Duplicates:        n.cfg.DuplicateWindow,
 		AllowDirect:       true,
+		// Back-ends create consumers (the dashboard's ordered consumer for
+		// its snapshot, an analytics tap's durable one): there are at most
+		// maxConsumers, and one idle for as long as fixes are kept is
+		// removed, since everything it could read has expired.
+		MaxConsumers:   maxConsumers,
+		ConsumerLimits: jetstream.StreamConsumerLimits{InactiveThreshold: n.cfg.MaxAge},
 		RePublish: &jetstream.RePublish{
 			Source:      LocationSubjectPrefix + "*",
 			Destination: LiveSubjectPrefix + "{{wildcard(1)}}",
 		},
 	}
 }
+
+// maxConsumers bounds the consumers of the stream.
+const maxConsumers = 1000
 
 // errCodeNoSuitablePeers is JetStream's "no suitable peers for placement".
 const errCodeNoSuitablePeers jetstream.ErrorCode = 10005
@@ -107,5 +117,106 @@ func sameStreamConfig(have, want jetstream.StreamConfig) bool {
 	return slices.Equal(have.Subjects, want.Subjects) && have.Storage == want.Storage && have.Replicas == want.Replicas &&
 		have.MaxMsgsPerSubject == want.MaxMsgsPerSubject && have.MaxAge == want.MaxAge && have.Duplicates == want.Duplicates &&
 		have.AllowDirect == want.AllowDirect && have.RePublish != nil && *have.RePublish == *want.RePublish &&
-		have.Discard == want.Discard && have.Retention == want.Retention
+		have.Discard == want.Discard && have.Retention == want.Retention &&
+		have.MaxConsumers == want.MaxConsumers && have.ConsumerLimits == want.ConsumerLimits
+}
+
+// guardEvery is how often the stream guard looks at the stream when no
+// JetStream advisory wakes it sooner.
+const guardEvery = 2 * time.Second
+
+// guardStream keeps the stream as the node configures it. It looks at the
+// stream every guardEvery and at once after any JetStream advisory about
+// it: a missing stream (deleted by an operator, or a wiped cluster) is
+// created again, a configuration that drifted (say, RePublish removed, which
+// silences every rider) is restored, both are logged loudly, and /readyz
+// says "not ready" with the reason until the stream is right. Its view of
+// the stream's last sequence also tells the hub which live fixes are
+// plausible. It runs until the node stops.
+func (n *Node) guardStream() {
+	wake := make(chan struct{}, 1)
+	sub, err := n.nc.Subscribe("$JS.EVENT.ADVISORY.STREAM.*."+StreamName, func(*nats.Msg) {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		n.log.Error("stream guard: cannot watch JetStream advisories; checking on a timer only", "err", err)
+	} else {
+		defer sub.Unsubscribe()
+	}
+	t := time.NewTicker(guardEvery)
+	defer t.Stop()
+	failures := 0
+	for {
+		select {
+		case <-n.base.Done():
+			return
+		case <-t.C:
+		case <-wake:
+		}
+		failures = n.checkStream(failures)
+	}
+}
+
+// checkStream looks at the stream once and repairs what it can; failures
+// counts checks in a row that got no answer (a leader election lasts
+// seconds; longer is a problem worth reporting).
+func (n *Node) checkStream(failures int) int {
+	ctx, cancel := context.WithTimeout(n.base, 2*time.Second)
+	defer cancel()
+	want := n.streamConfig()
+	s, err := n.js.Stream(ctx, StreamName)
+	if err == nil {
+		var info *jetstream.StreamInfo
+		if info, err = s.Info(ctx); err == nil {
+			n.hub.observe(info.State.LastSeq)
+			if sameStreamConfig(info.Config, want) {
+				n.setStreamProblem("")
+				return 0
+			}
+			n.setStreamProblem("stream " + StreamName + " was reconfigured")
+			n.log.Error("STREAM RECONFIGURED by someone else; restoring this node's configuration", "stream", StreamName, "republish", info.Config.RePublish)
+			if err := n.createOrUpdateStream(ctx, want); err != nil {
+				n.log.Error("could not restore the stream's configuration", "err", err)
+				return 0
+			}
+			n.log.Warn("stream configuration restored", "stream", StreamName)
+			n.setStreamProblem("")
+			return 0
+		}
+	}
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		n.setStreamProblem("stream " + StreamName + " is missing")
+		n.log.Error("STREAM MISSING (deleted?); creating it again", "stream", StreamName)
+		if err := n.createOrUpdateStream(ctx, want); err != nil {
+			n.log.Error("could not create the stream again", "err", err)
+			return 0
+		}
+		n.log.Warn("stream created again; fixes stored before are gone", "stream", StreamName)
+		n.setStreamProblem("")
+		return 0
+	}
+	if failures++; failures >= 5 {
+		n.setStreamProblem("stream " + StreamName + " does not answer: " + err.Error())
+		if failures == 5 {
+			n.log.Error("the stream does not answer", "stream", StreamName, "for", time.Duration(failures)*guardEvery, "err", err)
+		}
+	}
+	return failures
+}
+
+func (n *Node) setStreamProblem(p string) {
+	n.streamMu.Lock()
+	n.streamProblem = p
+	n.streamMu.Unlock()
+}
+
+// StreamProblem says what is wrong with the stream as the node last saw it,
+// or "" when nothing is.
+func (n *Node) StreamProblem() string {
+	n.streamMu.Lock()
+	defer n.streamMu.Unlock()
+	return n.streamProblem
 }

@@ -77,6 +77,27 @@ func Rtlsd(t testing.TB) string {
 // test fails (and always with RTLS_TEST_LOG=1).
 func NewProcesses(t testing.TB, size int, adjust ...func(i int, c *node.Config)) *cluster.Processes {
 	t.Helper()
+	return newProcesses(t, size, nil, adjust...)
+}
+
+// NewSecureProcesses starts a production cluster of rtlsd processes: token
+// authentication with the secrets' key, and their bus identities and route
+// password.
+func NewSecureProcesses(t testing.TB, size int, s *testnode.Secrets, adjust ...func(i int, c *node.Config)) *cluster.Processes {
+	t.Helper()
+	return newProcesses(t, size, func(_ int, f *node.File) { s.ConfigureFile(f) },
+		append([]func(int, *node.Config){func(_ int, c *node.Config) { s.Configure(c) }}, adjust...)...)
+}
+
+// NewSecure starts a production cluster in this process (see
+// NewSecureProcesses).
+func NewSecure(t testing.TB, size int, s *testnode.Secrets, adjust ...func(i int, c *node.Config)) *cluster.Cluster {
+	t.Helper()
+	return New(t, size, append([]func(int, *node.Config){func(_ int, c *node.Config) { s.Configure(c) }}, adjust...)...)
+}
+
+func newProcesses(t testing.TB, size int, file func(int, *node.File), adjust ...func(i int, c *node.Config)) *cluster.Processes {
+	t.Helper()
 	bin := Rtlsd(t)
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "nodes.log")
@@ -94,6 +115,7 @@ func NewProcesses(t testing.TB, size int, adjust ...func(i int, c *node.Config))
 				a(i, cfg)
 			}
 		},
+		File: file,
 	}, logFile)
 	t.Cleanup(func() {
 		if ps != nil {

@@ -11,8 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/rtls-io/rtls/location"
 	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 // ErrInvalidConfig is wrapped by the errors of an invalid Config.
@@ -45,6 +48,10 @@ type Config struct {
 	QuietAfter time.Duration
 	// Logger gets connection errors. Zero value means no logging.
 	Logger *slog.Logger
+	// TokenKey, when set, signs an app token for each driver (a node with
+	// token authentication); zero value means the development identity in
+	// the URL.
+	TokenKey *auth.SigningKey
 }
 
 func (c *Config) setDefaults() error {
@@ -85,6 +92,21 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("%w: id prefix %q makes invalid ids", ErrInvalidConfig, c.IDPrefix)
 	}
 	return nil
+}
+
+// identity is how driver id signs in: a fresh token from TokenKey on every
+// connection, or the development identity.
+func (f *Fleet) identity(id string) mobileproto.Option {
+	if f.cfg.TokenKey == nil {
+		return mobileproto.WithIdentity(mobileproto.RoleDriver, id)
+	}
+	return mobileproto.WithTokenSource(func(context.Context) (string, error) {
+		now := time.Now()
+		return auth.Mint(*f.cfg.TokenKey, auth.Claims{
+			RegisteredClaims: jwt.RegisteredClaims{Subject: id, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))},
+			Role:             string(mobileproto.RoleDriver),
+		})
+	})
 }
 
 // Stats counts what a fleet did.
@@ -196,7 +218,7 @@ func (d *simDriver) run(ctx context.Context) {
 			backoff = min(2*backoff, 5*time.Second)
 		}
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c, err := mobileproto.Dial(dctx, d.url, mobileproto.WithIdentity(mobileproto.RoleDriver, d.id))
+		c, err := mobileproto.Dial(dctx, d.url, f.identity(d.id))
 		cancel()
 		if err != nil {
 			f.log.Debug("driver connect", "driver", d.id, "err", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/internal/testnode"
 	"github.com/rtls-io/rtls/location"
+	"github.com/rtls-io/rtls/node"
 )
 
 // distanceToStreets is the distance in metres from p to the nearest street.
@@ -128,11 +129,25 @@ func checkFor(t testing.TB, total, every time.Duration, f func() error) {
 // A real node stores the simulated fixes: every driver's fixes arrive on
 // its live subject, valid and on the streets.
 func TestFleetDrivesThroughARealNode(t *testing.T) {
-	n := testnode.Start(t)
+	t.Run("development mode", func(t *testing.T) { testFleetThroughNode(t, false) })
+	t.Run("tokens", func(t *testing.T) { testFleetThroughNode(t, true) })
+}
+
+func testFleetThroughNode(t *testing.T, tokens bool) {
+	var secrets *testnode.Secrets
+	var n *node.Node
+	busOpts := []nats.Option{}
+	if tokens {
+		secrets = testnode.NewSecrets(t)
+		n = testnode.Start(t, secrets.Configure)
+		busOpts = append(busOpts, secrets.NATS(testnode.Dispatcher))
+	} else {
+		n = testnode.Start(t)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	nc, err := nats.Connect(n.ClientURL())
+	nc, err := nats.Connect(n.ClientURL(), busOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +173,11 @@ func TestFleetDrivesThroughARealNode(t *testing.T) {
 	}
 
 	const drivers = 6
-	fleet, err := Start(ctx, Config{URLs: []string{n.WebSocketURL()}, Drivers: drivers, Interval: 20 * time.Millisecond, City: CityConfig{Seed: 9}, IDPrefix: "t-"})
+	cfg := Config{URLs: []string{n.WebSocketURL()}, Drivers: drivers, Interval: 20 * time.Millisecond, City: CityConfig{Seed: 9}, IDPrefix: "t-"}
+	if tokens {
+		cfg.TokenKey = &secrets.Key
+	}
+	fleet, err := Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

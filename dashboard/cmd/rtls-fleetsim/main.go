@@ -13,11 +13,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rtls-io/rtls/internal/commalist"
 	"github.com/rtls-io/rtls/internal/fleetsim"
+	"github.com/rtls-io/rtls/node/auth"
 )
 
 func main() {
@@ -43,11 +46,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.IDPrefix, "prefix", "sim-", "driver id prefix")
 	fs.Float64Var(&cfg.Quiet, "quiet", 0, "fraction of drivers that stop sending within a minute (shows stale and offline drivers)")
 	every := fs.Duration("stats", 10*time.Second, "how often to print counters (0 for never)")
+	tokenKey := fs.String("token-key", "", "private key (PEM) that signs the drivers' app tokens, for nodes with token authentication (task cluster: rtls-data/secrets/app.key)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg.City.Seed = *seed
 	cfg.URLs = commalist.Split(*ws)
+	if *tokenKey != "" {
+		k, err := auth.LoadSigningKey(strings.TrimSuffix(filepath.Base(*tokenKey), filepath.Ext(*tokenKey)), "", *tokenKey)
+		if err != nil {
+			return err
+		}
+		cfg.TokenKey = &k
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	fleet, err := fleetsim.Start(ctx, cfg)
 	if err != nil {

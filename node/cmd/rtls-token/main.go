@@ -7,6 +7,7 @@
 //	rtlsd -token-key secrets/app.pub                 # a node that verifies tokens signed with it
 //	rtls-token -key secrets/app.key -sub d-17 -role driver -ttl 1h
 //	rtls-token -key secrets/app.key -sub r-9 -role rider -drivers d-17
+//	rtls-token -gen-nkey secrets/dispatcher           # a NATS identity: secrets/dispatcher.nk (seed), prints its public key
 //
 // The token is printed on standard output. Its "kid" is the key file's base
 // name without extension, as rtlsd -token-key names keys.
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/nats-io/nkeys"
 
 	"github.com/rtls-io/rtls/internal/commalist"
 	"github.com/rtls-io/rtls/node/auth"
@@ -39,6 +41,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rtls-token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	gen := fs.String("gen-key", "", "write a new key pair to PATH.key and PATH.pub and exit")
+	genNKey := fs.String("gen-nkey", "", "write a new NATS user nkey seed to PATH.nk, print its public key (for the node's bus section) and exit")
 	alg := fs.String("alg", auth.EdDSA, "algorithm of -gen-key (EdDSA or RS256), or HS256 when -key is a secret file")
 	keyPath := fs.String("key", "", "the private key (PEM) or, with -alg HS256, the secret file that signs")
 	kid := fs.String("kid", "", "key id (default: the key file's base name without extension)")
@@ -53,6 +56,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *gen != "" {
 		return generate(*gen, *alg, stderr)
+	}
+	if *genNKey != "" {
+		return generateNKey(*genNKey, stdout, stderr)
 	}
 	if *keyPath == "" || *sub == "" || *role == "" {
 		fs.Usage()
@@ -88,6 +94,36 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+// generateNKey writes a user nkey seed to path.nk and prints the public key:
+// the seed signs a NATS connection in (the dashboard's -nkey), the public
+// key goes in the node's configuration (bus { dispatchers: [ … ] }).
+func generateNKey(path string, stdout, stderr io.Writer) error {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return err
+	}
+	seed, err := kp.Seed()
+	if err != nil {
+		return err
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path+".nk", append(seed, '\n'), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path+".pub", []byte(pub+"\n"), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, pub)
+	fmt.Fprintf(stderr, "rtls-token: wrote %s.nk (the seed: keep it secret) and %s.pub (%s, for the node's configuration)\n", path, path, pub)
 	return nil
 }
 
