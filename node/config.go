@@ -174,7 +174,14 @@ func (f TLSFiles) config() (*tls.Config, error) {
 	if !f.set() {
 		return nil, nil
 	}
-	return server.GenTLSConfig(&server.TLSConfigOpts{CertFile: f.Cert, KeyFile: f.Key, CaFile: f.CA, Verify: f.Verify})
+	c, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: f.Cert, KeyFile: f.Key, CaFile: f.CA, Verify: f.Verify})
+	if err != nil {
+		return nil, err
+	}
+	// A route is a client of its peer too: it checks the peer's
+	// certificate against the same CA.
+	c.RootCAs = c.ClientCAs
+	return c, nil
 }
 
 // Errors returned by New for an invalid Config. ErrInsecure (which also

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -119,3 +120,5 @@ func (l *logRecorder) has(s string) bool {
 	}
 	return false
 }
+
+func urlUser(user, password string) *url.Userinfo { return url.UserPassword(user, password) }
