@@ -252,6 +252,10 @@ func FuzzDecodeRequest(f *testing.F) {
 			if !ValidID(req.Driver) {
 				t.Fatalf("accepted driver id %q", req.Driver)
 			}
+		case TypeRefreshToken:
+			if req.Token == "" {
+				t.Fatal("accepted a refresh-token without a token")
+			}
 		default:
 			t.Fatalf("accepted type %q", req.Type)
 		}
