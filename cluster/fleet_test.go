@@ -252,6 +252,10 @@ func (f *fleet) verify(stored map[string][]storedFix) {
 				t.Errorf("driver %s: acked seq %d at cursor %d, stream has it at %d (present %v)", d.id, seq, a.cursor, c, ok)
 			}
 		}
+		// The driver's order: in stream (cursor) order, its seqs increase.
+		if inv := inversions(stored[d.id], func(s storedFix) uint64 { return s.seq }); inv > 0 {
+			t.Errorf("driver %s: %d of %d fixes stored out of the driver's order (seq going backwards in cursor order)", d.id, inv, len(stored[d.id]))
+		}
 		total += len(d.acks)
 		d.mu.Unlock()
 	}
@@ -271,6 +275,9 @@ func (f *fleet) verify(stored map[string][]storedFix) {
 		if len(r.got) != len(want) {
 			t.Errorf("rider %s (first on %s): received %d fixes of %s, the stream holds %d", r.id, r.first, len(r.got), r.driver, len(want))
 		}
+		if inv := inversions(r.got, func(g recv) uint64 { return g.seq }); inv > 0 {
+			t.Errorf("rider %s: %d of %d fixes of %s arrived out of the driver's order (seq going backwards)", r.id, inv, len(r.got), r.driver)
+		}
 		for i := 0; i < len(r.got) && i < len(want); i++ {
 			if r.got[i].cursor != want[i].cursor {
 				t.Errorf("rider %s: location %d has cursor %d, the stream's %d-th fix of %s is %d (gap, duplicate or disorder)", r.id, i, r.got[i].cursor, i, r.driver, want[i].cursor)
@@ -280,6 +287,17 @@ func (f *fleet) verify(stored map[string][]storedFix) {
 		r.mu.Unlock()
 	}
 	t.Logf("%d drivers, %d riders, %d fixes acked and checked", len(f.drivers), len(f.riders), total)
+}
+
+// inversions counts the places where the driver's seq goes backwards in xs.
+func inversions[T any](xs []T, seq func(T) uint64) int {
+	n := 0
+	for i := 1; i < len(xs); i++ {
+		if seq(xs[i]) < seq(xs[i-1]) {
+			n++
+		}
+	}
+	return n
 }
 
 // ackLatencies returns the longest time a fix waited for its ack, and the

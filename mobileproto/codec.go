@@ -324,6 +324,8 @@ type rawFrame struct {
 	Code      Code   `json:"code"`
 	Message   string `json:"message"`
 	Expires   int64  `json:"expires"`
+	// RetryAfter of an error.
+	RetryAfter int64 `json:"retry_after"`
 }
 
 // DecodeFrame decodes one node → client frame.
@@ -347,7 +349,7 @@ func DecodeFrame(data []byte) (Frame, error) {
 	case TypeRefreshed:
 		f.Refreshed = Refreshed{ID: r.ID, Expires: r.Expires}
 	case TypeError:
-		f.Error = Error{Code: r.Code, Message: r.Message, Seq: r.Seq, ID: r.ID, Driver: r.Driver}
+		f.Error = Error{Code: r.Code, Message: r.Message, Seq: r.Seq, ID: r.ID, Driver: r.Driver, RetryAfter: r.RetryAfter}
 	}
 	return f, nil
 }

@@ -51,6 +51,14 @@ const (
 	// or another): the newest connection wins and this one is closed with
 	// CloseSessionReplaced.
 	CodeSessionReplaced Code = "session_replaced"
+	// CodeOverloaded: the node is at capacity and did not store the fix;
+	// RetryAfter says how long to wait. Send your newest fix again then
+	// (older ones are not worth sending: latest wins).
+	CodeOverloaded Code = "overloaded"
+	// CodeOutOfOrder: the fix is older (by seq) than one of the driver's
+	// fixes already stored; it is not stored, so that a driver's fixes stay
+	// in the driver's order. Do not send it again.
+	CodeOutOfOrder Code = "out_of_order"
 	// CodeTooManyConnections: this identity or this address already has as
 	// many connections as a node allows; closed with CloseTooManyConnections.
 	CodeTooManyConnections Code = "too_many_connections"
@@ -60,7 +68,7 @@ const (
 // if sent again unchanged later.
 func (c Code) Temporary() bool {
 	switch c {
-	case CodeRateLimited, CodeUnavailable, CodeInternal:
+	case CodeRateLimited, CodeUnavailable, CodeInternal, CodeOverloaded:
 		return true
 	}
 	return false
@@ -78,6 +86,9 @@ type Error struct {
 	ID string `json:"id,omitempty"`
 	// Driver is the driver the failed request was about, if any.
 	Driver string `json:"driver,omitempty"`
+	// RetryAfter, in milliseconds, is how long to wait before trying again
+	// (overloaded, rate_limited, unavailable); 0 when the node gives no hint.
+	RetryAfter int64 `json:"retry_after,omitempty"`
 	// cause is set on errors the client makes itself (a request whose
 	// connection was lost), for errors.Is.
 	cause error

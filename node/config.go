@@ -145,6 +145,11 @@ type Config struct {
 	// does not answer within two intervals is disconnected. Zero value
 	// means 25 seconds.
 	PingInterval time.Duration
+	// MaxInFlight bounds the fixes the node has published and not yet had
+	// an answer for; MaxQueuedFixes those waiting for their turn. Beyond
+	// them a driver is answered overloaded with a retry-after hint. Zero
+	// values mean 4096 and 16384.
+	MaxInFlight, MaxQueuedFixes int
 	// PublishTimeout is how long the node keeps trying to store a fix
 	// (through leader elections) before it answers unavailable. Zero value
 	// means 10 seconds.
@@ -261,6 +266,12 @@ func (c *Config) setDefaults() error {
 	if c.PingInterval == 0 {
 		c.PingInterval = 25 * time.Second
 	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 4096
+	}
+	if c.MaxQueuedFixes == 0 {
+		c.MaxQueuedFixes = 16384
+	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = 10 * time.Second
 	}
@@ -362,6 +373,8 @@ func (c *Config) validate() error {
 		return bad("rate limit %v burst %d: must be positive", c.RateLimit, c.RateBurst)
 	case c.PendingFixes < 1:
 		return bad("pending fixes %d: must be at least 1", c.PendingFixes)
+	case c.MaxInFlight < 1 || c.MaxQueuedFixes < 1:
+		return bad("max in flight %d and max queued fixes %d must be at least 1", c.MaxInFlight, c.MaxQueuedFixes)
 	case c.MaxQueuedFrames < 16:
 		return bad("max queued frames %d: must be at least 16", c.MaxQueuedFrames)
 	case c.WriteTimeout <= 0 || c.PingInterval <= 0 || c.PublishTimeout <= 0 || c.ReadyTimeout <= 0:

@@ -55,6 +55,9 @@ type File struct {
 		RateBurst       int     `json:"rate_burst,omitempty"`
 		PendingFixes    int     `json:"pending_fixes,omitempty"`
 		MaxQueuedFrames int     `json:"max_queued_frames,omitempty"`
+		// The publish path: fixes in flight and waiting on the node.
+		MaxInFlight    int `json:"max_in_flight,omitempty"`
+		MaxQueuedFixes int `json:"max_queued_fixes,omitempty"`
 		// Connections: -1 for no limit.
 		MaxConnections            int `json:"max_connections,omitempty"`
 		MaxConnectionsPerIdentity int `json:"max_connections_per_identity,omitempty"`
@@ -219,6 +222,7 @@ func FileFor(cfg Config, logLevel string) *File {
 	f.Limits.MaxFrameBytes, f.Limits.MaxTracked = cfg.MaxFrameBytes, cfg.MaxTracked
 	f.Limits.RateLimit, f.Limits.RateBurst = cfg.RateLimit, cfg.RateBurst
 	f.Limits.PendingFixes, f.Limits.MaxQueuedFrames = cfg.PendingFixes, cfg.MaxQueuedFrames
+	f.Limits.MaxInFlight, f.Limits.MaxQueuedFixes = cfg.MaxInFlight, cfg.MaxQueuedFixes
 	f.Limits.MaxConnections, f.Limits.MaxConnectionsPerIdentity, f.Limits.MaxConnectionsPerAddress = cfg.MaxConnections, cfg.MaxConnectionsPerIdentity, cfg.MaxConnectionsPerAddress
 	f.Timeouts.Idle, f.Timeouts.Header = duration(cfg.IdleTimeout), duration(cfg.HeaderTimeout)
 	f.Timeouts.Write, f.Timeouts.Ping = duration(cfg.WriteTimeout), duration(cfg.PingInterval)
@@ -249,6 +253,8 @@ func (f *File) Config() (Config, error) {
 		RateBurst:                 f.Limits.RateBurst,
 		PendingFixes:              f.Limits.PendingFixes,
 		MaxQueuedFrames:           f.Limits.MaxQueuedFrames,
+		MaxInFlight:               f.Limits.MaxInFlight,
+		MaxQueuedFixes:            f.Limits.MaxQueuedFixes,
 		MaxConnections:            f.Limits.MaxConnections,
 		MaxConnectionsPerIdentity: f.Limits.MaxConnectionsPerIdentity,
 		MaxConnectionsPerAddress:  f.Limits.MaxConnectionsPerAddress,

@@ -41,6 +41,9 @@ type conn struct {
 	ws     *websocket.Conn
 	out    *outbox
 	lim    *rate.Limiter
+	// fixes carries a driver's fixes to the stream in its order (nil for a
+	// rider until it sends; the publisher owns its state).
+	fixes *pubLane
 
 	// watches is touched only by the reader goroutine; mu guards it for
 	// readers of statistics.
@@ -220,10 +223,13 @@ func (c *conn) sendLocation(req *mobileproto.Request) {
 	data := location.AppendJSON(make([]byte, 0, 192), &rec)
 	seq, id := req.Fix.Seq, req.ID
 	n.received.Add(1)
-	n.pub.publish(LocationSubject(c.who), fixID(c.who, &req.Fix), data, func(a pubAck, err error) {
+	if c.fixes == nil {
+		c.fixes = n.pub.newLane(c.who)
+	}
+	n.pub.publish(c.fixes, seq, req.Fix.TS, fixID(c.who, &req.Fix), data, func(a pubAck, err error) {
 		if err != nil {
 			n.publishErrors.Add(1)
-			e := wireError(err)
+			e := n.wireError(err, "storing a fix of "+c.who)
 			e.Seq, e.ID = seq, id
 			c.sendError(e)
 			return
@@ -257,7 +263,7 @@ func (c *conn) track(req *mobileproto.Request) {
 	w, err := c.n.hub.track(ctx, c, driver, req.ID, req.Track)
 	if err != nil {
 		c.n.log.Warn("track failed", "driver", driver, "err", err)
-		e := wireError(err)
+		e := c.n.wireError(err, "tracking "+driver)
 		e.ID, e.Driver = req.ID, driver
 		c.sendError(e)
 		return
@@ -287,6 +293,9 @@ func (c *conn) setWatch(driver string, w *watch) {
 // cleanup releases everything the connection holds. It runs on the reader.
 func (c *conn) cleanup() {
 	c.cancel()
+	if c.fixes != nil {
+		c.n.pub.closeLane(c.fixes)
+	}
 	for d, w := range c.watches {
 		c.n.hub.untrack(w)
 		c.setWatch(d, nil)

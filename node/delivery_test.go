@@ -34,10 +34,11 @@ func TestDriverRetryIsStoredOnceAndAckedTwice(t *testing.T) {
 		t.Fatalf("acks %+v and %+v: only the second is a duplicate", first.Ack, second.Ack)
 	}
 	// A different fix with the same seq (an app restarted and reset its
-	// counter) is a new fix, not a duplicate.
+	// counter) is not a retry, and not newer than what is stored: it is
+	// refused out_of_order, so that the driver's fixes stay in its order.
 	writeText(t, ws, `{"type":"send-location","latitude":12.9716,"longitude":77.5946,"seq":42,"ts":1764412899000}`)
-	if third := readFrame(t, ws); third.Ack.Duplicate || third.Ack.Cursor == first.Ack.Cursor {
-		t.Fatalf("a new fix reusing seq 42 was taken for a retry: %+v", third.Ack)
+	if third := readFrame(t, ws); third.Type != mobileproto.TypeError || third.Error.Code != mobileproto.CodeOutOfOrder || third.Error.Seq != 42 {
+		t.Fatalf("a new fix reusing seq 42: %s %+v %+v, want out_of_order", third.Type, third.Ack, third.Error)
 	}
 
 	nc, err := nats.Connect(n.ClientURL())
@@ -56,8 +57,8 @@ func TestDriverRetryIsStoredOnceAndAckedTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := info.State.Subjects[node.LocationSubject("d-1")]; got != 2 {
-		t.Fatalf("stream holds %d fixes of d-1, want 2", got)
+	if got := info.State.Subjects[node.LocationSubject("d-1")]; got != 1 {
+		t.Fatalf("stream holds %d fixes of d-1, want 1", got)
 	}
 }
 

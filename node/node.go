@@ -192,7 +192,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	// A publish lost while the stream changes leader gets no answer at all; a
 	// retry (same message id, so stored once) after half a second recovers it.
-	n.pub = newPublisher(n.nc, n.mux, 500*time.Millisecond, n.cfg.PublishTimeout)
+	n.pub = newPublisher(n.nc, n.mux, n.reader, n.log, n.cfg.History, pubConfig{
+		attempt: 500 * time.Millisecond, total: n.cfg.PublishTimeout,
+		maxInFlight: n.cfg.MaxInFlight, maxQueued: n.cfg.MaxQueuedFixes,
+		laneQueue: laneQueue, window: laneWindow,
+	})
 	n.hub = newHub(n.log, n.nc, n.reader, n.clustered(), n.cfg.History)
 	if n.sessions, err = newSessions(n); err != nil {
 		return fmt.Errorf("node %s: sessions: %w", n.cfg.Name, err)
@@ -398,6 +402,12 @@ type Stats struct {
 	FixesStored       uint64
 	PublishErrors     uint64
 	PendingPublishes  int
+	// FixesOverloaded counts fixes answered overloaded (not stored: the
+	// node was at capacity); FixesOutOfOrder those answered out_of_order;
+	// PublishRetries the fixes published again after an answer was lost.
+	FixesOverloaded uint64
+	FixesOutOfOrder uint64
+	PublishRetries  uint64
 	// FixesDelivered counts live location frames queued to riders.
 	FixesDelivered uint64
 	FixesReplayed  uint64
@@ -434,6 +444,9 @@ func (n *Node) Stats() Stats {
 	n.connMu.Unlock()
 	if n.pub != nil {
 		s.PendingPublishes = n.pub.pendingCount()
+		s.FixesOverloaded = n.pub.overloaded.Load()
+		s.FixesOutOfOrder = n.pub.outOfOrder.Load()
+		s.PublishRetries = n.pub.retries.Load()
 	}
 	if h := n.hub; h != nil {
 		s.TrackedDrivers = h.rooms()

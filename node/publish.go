@@ -1,16 +1,92 @@
 package node
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/internal/natsmux"
 )
+
+// The publish path stores drivers' fixes in the stream, each driver's in the
+// order the driver sent them, with a bounded number in flight.
+//
+// Every driver connection has a lane. A lane publishes its fixes pipelined,
+// up to a window, in the driver's order: one connection's publishes reach
+// the stream leader, and are stored, in that order. What can invert them is
+// a retry, so retries are never pipelined: when a fix gets no answer in
+// time, or the stream has no leader, the lane takes every fix in flight back
+// and publishes them again one at a time, oldest first, each with the
+// stream's Nats-Expected-Last-Subject-Sequence set to the driver's newest
+// fix the lane knows to be stored. A fix already stored is recognised by its
+// Nats-Msg-Id (acked as a duplicate); one that would now land after a newer
+// fix of the driver is refused by the engine, and answered out_of_order.
+// The same check guards a fix that the driver sends with a seq at or below
+// one already stored (a resend, or an application bug): it is published
+// expecting the subject to be empty, which can only succeed as a duplicate.
+//
+// Admission: at most maxInFlight fixes are in flight on the node, at most
+// maxQueued wait for their turn, and a lane keeps at most laneQueue waiting.
+// Past those the node answers overloaded with a retry-after hint instead of
+// queueing without bound: a full lane drops its oldest waiting fix (a
+// location is only worth its newest value), a full node refuses the new
+// one. A fix is retried only when it got no answer, after an attempt time
+// that grows with the stream's recent answer time, so a slow stream is not
+// flooded with copies; JetStream's own 429 is passed on as overloaded.
+//
+// Lock order: publisher.mu only; callbacks and publishes run without it.
+
+// A lane keeps at most laneQueue fixes waiting, and has at most laneWindow
+// in flight when nothing is in doubt.
+const (
+	laneQueue  = 1024
+	laneWindow = 16
+)
+
+// Errors a publish can end with; errors.go maps them to wire codes.
+var (
+	errPublishTimeout = errors.New("node: fix not stored in time")
+	errPublishClosed  = errors.New("node: publisher stopped")
+	errBadAck         = errors.New("node: unreadable publish ack")
+	errOverloaded     = errors.New("node: overloaded")
+	errSuperseded     = errors.New("node: superseded by a newer fix of the driver")
+	errOutOfOrder     = errors.New("node: older than a fix of the driver already stored")
+)
+
+// JetStream error codes the publish path acts on.
+const (
+	jsTooManyRequests    = 10167 // the stream's ingest queue is full (429)
+	jsWrongLastSeq       = 10071 // expected last subject sequence mismatch
+	jsWrongLastSeqInUse  = 10164 // the subject has a publish in process
+	jsInsufficientRes    = 10023
+	jsStorageExceeded    = 10047
+	jsStoreFailed        = 10077
+	jsStreamOffline      = 10118
+	jsStreamNotFound     = 10059
+	jsMessageTooLarge    = 10054
+	jsStreamNotMatch     = 10060
+	jsClusterUnavailable = 10008
+)
+
+// jsError is a JetStream API error in a PubAck.
+type jsError struct {
+	Code        int
+	ErrCode     int
+	Description string
+}
+
+func (e *jsError) Error() string {
+	return fmt.Sprintf("jetstream: %s (%d/%d)", e.Description, e.Code, e.ErrCode)
+}
 
 // pubAck is JetStream's answer to a publish.
 type pubAck struct {
@@ -24,94 +100,283 @@ type pubAck struct {
 	} `json:"error,omitempty"`
 }
 
-// Errors a publish can end with.
-var (
-	errBadAck         = errors.New("node: unreadable publish ack")
-	errPublishTimeout = errors.New("node: fix not stored in time")
-	errPublishClosed  = errors.New("node: publisher stopped")
+// pubConfig bounds the publish path.
+type pubConfig struct {
+	attempt     time.Duration // shortest wait for an answer before a retry
+	total       time.Duration // give up after (unavailable)
+	maxInFlight int           // fixes in flight on the node
+	maxQueued   int           // fixes waiting on the node
+	laneQueue   int           // fixes waiting on one lane
+	window      int           // fixes in flight on one lane, steady state
+}
+
+// lastReader reads a driver's newest stored fix and its stored fixes.
+type lastReader interface {
+	Last(ctx context.Context, driver string) (fixstream.Fix, bool, error)
+	After(ctx context.Context, driver string, after uint64, limit int) ([]fixstream.Fix, error)
+}
+
+type publisher struct {
+	depth  int // fixes kept per driver: how far back a resolution reads
+	nc     *nats.Conn
+	mux    *natsmux.Mux
+	reader lastReader
+	log    *slog.Logger
+	cfg    pubConfig
+
+	mu       sync.Mutex
+	lanes    map[*pubLane]struct{}
+	waiting  []*pubLane // lanes with fixes waiting for an in-flight slot
+	inflight int
+	queued   int
+	answer   time.Duration // recent answer time (EWMA)
+	idle     *sync.Cond    // signalled when nothing is pending
+	stopped  bool
+
+	overloaded atomic.Uint64 // fixes answered overloaded (superseded included)
+	outOfOrder atomic.Uint64 // fixes answered out_of_order
+	retries    atomic.Uint64 // fixes published again
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// pubLane is one driver connection's fixes on their way to the stream.
+type pubLane struct {
+	driver, subject string
+	queue           []*pubReq // waiting, in the driver's order
+	flight          []*pubReq // published, not answered, in order
+	waiting         bool      // in publisher.waiting
+	serial          int       // fixes to publish one at a time, with the check
+	known           bool      // lastStored and lastSeq were read from the stream
+	reading         bool      // that read runs
+	lastStored      uint64    // stream sequence of the driver's newest stored fix
+	lastSeq         uint64    // that fix's seq
+	maxSeq          uint64    // highest seq given to this lane
+	resumeAt        time.Time // no publish before (backoff after a leaderless stream)
+	closed          bool
+}
+
+// check is how a publish is guarded.
+type check uint8
+
+const (
+	checkNone   check = iota // pipelined, no expectation
+	checkLatest              // expect the lane's lastStored: a retry
+	checkEmpty               // expect an empty subject: can only succeed as a duplicate
 )
 
-// jsError is a JetStream API error in a PubAck.
-type jsError struct {
-	Code        int
-	Description string
-}
-
-func (e *jsError) Error() string { return "jetstream: " + e.Description }
-
-// publisher stores fixes with JetStream through asynchronous publishes whose
-// acks arrive on a respMux. A fix that gets no ack in attemptTimeout, or
-// "no responders" while the stream has no leader, is published again with
-// the same Nats-Msg-Id (so it is stored once) until the total timeout.
-type publisher struct {
-	nc      *nats.Conn
-	mux     *natsmux.Mux
-	attempt time.Duration
-	total   time.Duration
-
-	mu      sync.Mutex
-	pending map[uint64]*pubReq
-	idle    *sync.Cond // signalled when pending becomes empty
-	stopped bool
-
-	quit chan struct{}
-	wg   sync.WaitGroup
-}
-
 type pubReq struct {
-	msg      *nats.Msg
+	lane     *pubLane
+	seq      uint64 // the driver's seq, 0 for none
+	ts       int64  // the fix's device time
+	msgID    string
+	data     []byte
+	check    check
 	token    uint64
-	deadline time.Time // give up after
-	retryAt  time.Time // publish again after
+	sentAt   time.Time
+	deadline time.Time
+	attempts int
 	done     func(pubAck, error)
 }
 
-func newPublisher(nc *nats.Conn, mux *natsmux.Mux, attempt, total time.Duration) *publisher {
-	p := &publisher{
-		nc:      nc,
-		mux:     mux,
-		attempt: attempt,
-		total:   total,
-		pending: make(map[uint64]*pubReq),
-		quit:    make(chan struct{}),
-	}
+func newPublisher(nc *nats.Conn, mux *natsmux.Mux, reader lastReader, log *slog.Logger, depth int, cfg pubConfig) *publisher {
+	p := &publisher{nc: nc, mux: mux, reader: reader, log: log, depth: depth, cfg: cfg, lanes: make(map[*pubLane]struct{})}
 	p.idle = sync.NewCond(&p.mu)
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.wg.Add(1)
 	go p.sweep()
 	return p
 }
 
-// publish stores data on subject with the given message id; done is called
-// exactly once, from another goroutine, with the ack or an error. done must
-// not block.
-func (p *publisher) publish(subject, msgID string, data []byte, done func(pubAck, error)) {
-	now := time.Now()
-	r := &pubReq{
-		msg:      &nats.Msg{Subject: subject, Data: data, Header: nats.Header{nats.MsgIdHdr: []string{msgID}}},
-		deadline: now.Add(p.total),
-		retryAt:  now.Add(p.attempt),
-		done:     done,
-	}
-	r.msg.Reply, r.token = p.mux.Register(func(m *nats.Msg) { p.onReply(r, m) })
+// newLane returns a lane for one driver connection.
+func (p *publisher) newLane(driver string) *pubLane {
+	l := &pubLane{driver: driver, subject: LocationSubject(driver)}
 	p.mu.Lock()
-	if p.stopped {
-		p.mu.Unlock()
-		p.mux.Release(r.token)
-		done(pubAck{}, errPublishClosed)
-		return
-	}
-	p.pending[r.token] = r
+	p.lanes[l] = struct{}{}
 	p.mu.Unlock()
-	// A failed publish (connection closed) is retried by the sweeper.
-	p.nc.PublishMsg(r.msg)
+	return l
 }
 
+// closeLane drops what the lane still has waiting: its connection is gone,
+// and the driver sends it again elsewhere. Fixes in flight are answered
+// when their answer comes, but not retried.
+func (p *publisher) closeLane(l *pubLane) {
+	p.mu.Lock()
+	l.closed = true
+	p.queued -= len(l.queue)
+	l.queue = nil
+	p.signalIdle()
+	if len(l.flight) == 0 {
+		delete(p.lanes, l)
+	}
+	p.mu.Unlock()
+}
+
+// publish stores data, the record of one fix with the driver's seq, on l.
+// done is called exactly once, without the publisher's lock, with the ack
+// or an error; it must not block.
+func (p *publisher) publish(l *pubLane, seq uint64, ts int64, msgID string, data []byte, done func(pubAck, error)) {
+	now := time.Now()
+	r := &pubReq{lane: l, seq: seq, ts: ts, msgID: msgID, data: data, deadline: now.Add(p.cfg.total), done: done}
+	var dropped *pubReq
+	p.mu.Lock()
+	switch {
+	case p.stopped || l.closed:
+		p.mu.Unlock()
+		done(pubAck{}, errPublishClosed)
+		return
+	case p.queued >= p.cfg.maxQueued && len(l.queue) == 0:
+		p.mu.Unlock()
+		p.overloaded.Add(1)
+		done(pubAck{}, errOverloaded)
+		return
+	}
+	if seq != 0 {
+		if seq <= l.maxSeq || (l.known && seq <= l.lastSeq) {
+			r.check = checkEmpty
+		}
+		l.maxSeq = max(l.maxSeq, seq)
+	}
+	// Latest wins: a lane that is full, or that has fixes waiting while the
+	// node is, gives up its oldest waiting fix for the new one.
+	if len(l.queue) >= p.cfg.laneQueue || (p.queued >= p.cfg.maxQueued && len(l.queue) > 0) {
+		dropped = l.queue[0]
+		l.queue = l.queue[1:]
+		p.queued--
+		if dropped.check != checkNone {
+			l.serial--
+		}
+	}
+	l.queue = append(l.queue, r)
+	p.queued++
+	if r.check != checkNone {
+		l.serial++
+	}
+	send := p.pumpLocked(l, now)
+	p.mu.Unlock()
+	if dropped != nil {
+		p.overloaded.Add(1)
+		dropped.done(pubAck{}, errSuperseded)
+	}
+	p.send(send)
+}
+
+// pumpLocked takes from l's queue what may be published now and returns
+// it, registered and counted in flight; the caller publishes it after
+// unlocking. A lane whose driver's newest stored fix is not known yet first
+// reads it.
+func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
+	var out []*pubReq
+	for len(l.queue) > 0 && !l.closed {
+		if !l.known {
+			if !l.reading {
+				l.reading = true
+				p.wg.Add(1)
+				go p.readLast(l)
+			}
+			break
+		}
+		if now.Before(l.resumeAt) {
+			break
+		}
+		head := l.queue[0]
+		serial := head.check != checkNone || l.serial > 0
+		if (serial && len(l.flight) > 0) || len(l.flight) >= p.cfg.window {
+			break
+		}
+		if p.inflight >= p.cfg.maxInFlight {
+			if !l.waiting {
+				l.waiting = true
+				p.waiting = append(p.waiting, l)
+			}
+			break
+		}
+		l.queue = l.queue[1:]
+		p.queued--
+		if head.check != checkNone {
+			l.serial--
+		}
+		head.sentAt = now
+		head.attempts++
+		l.flight = append(l.flight, head)
+		p.inflight++
+		out = append(out, head)
+		if serial {
+			break
+		}
+	}
+	return out
+}
+
+// pumpWaitingLocked gives freed in-flight slots to the lanes waiting for
+// them, in turn.
+func (p *publisher) pumpWaitingLocked(now time.Time) []*pubReq {
+	var out []*pubReq
+	for len(p.waiting) > 0 && p.inflight < p.cfg.maxInFlight {
+		l := p.waiting[0]
+		p.waiting = p.waiting[1:]
+		l.waiting = false
+		out = append(out, p.pumpLocked(l, now)...)
+	}
+	return out
+}
+
+// send publishes requests taken from lanes, each with its check.
+func (p *publisher) send(reqs []*pubReq) {
+	for _, r := range reqs {
+		m := &nats.Msg{Subject: r.lane.subject, Data: r.data, Header: nats.Header{nats.MsgIdHdr: []string{r.msgID}}}
+		switch r.check {
+		case checkLatest:
+			p.mu.Lock()
+			last := r.lane.lastStored
+			p.mu.Unlock()
+			m.Header.Set(nats.ExpectedLastSubjSeqHdr, strconv.FormatUint(last, 10))
+		case checkEmpty:
+			m.Header.Set(nats.ExpectedLastSubjSeqHdr, "0")
+		}
+		m.Reply, r.token = p.mux.Register(func(reply *nats.Msg) { p.onReply(r, reply) })
+		if r.attempts > 1 {
+			p.retries.Add(1)
+		}
+		// A failed publish (connection closed) is noticed as a missing answer.
+		p.nc.PublishMsg(m)
+	}
+}
+
+// readLast reads the driver's newest stored fix, so that the lane can tell
+// a new fix from an old one, and a retry knows what to expect.
+func (p *publisher) readLast(l *pubLane) {
+	defer p.wg.Done()
+	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+	f, ok, err := p.reader.Last(ctx, l.driver)
+	cancel()
+	if err != nil && p.ctx.Err() == nil {
+		p.log.Warn("could not read a driver's newest fix; its fixes are published without the check", "driver", l.driver, "err", err)
+	}
+	now := time.Now()
+	p.mu.Lock()
+	l.reading, l.known = false, true
+	if ok {
+		l.lastStored, l.lastSeq = f.Seq, f.Record.Seq
+		for _, r := range l.queue {
+			if r.seq != 0 && r.seq <= l.lastSeq && r.check == checkNone {
+				r.check = checkEmpty
+				l.serial++
+			}
+		}
+	}
+	send := p.pumpLocked(l, now)
+	p.mu.Unlock()
+	p.send(send)
+}
+
+// onReply handles the answer to one publish.
 func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
-		// No responders: the stream has no leader right now. Retry soon.
-		p.mu.Lock()
-		r.retryAt = time.Now().Add(100 * time.Millisecond)
-		p.mu.Unlock()
+		// No responders: the stream has no leader now. Ask again soon.
+		p.retry(r, min(time.Duration(r.attempts)*100*time.Millisecond, time.Second))
 		return
 	}
 	var ack pubAck
@@ -120,76 +385,278 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 	case err != nil:
 		err = fmt.Errorf("%w: %w", errBadAck, err)
 	case ack.Error != nil:
-		if ack.Error.Code == 503 {
-			p.mu.Lock()
-			r.retryAt = time.Now().Add(100 * time.Millisecond)
+		je := &jsError{Code: ack.Error.Code, ErrCode: ack.Error.ErrCode, Description: ack.Error.Description}
+		switch {
+		case je.ErrCode == jsWrongLastSeqInUse, je.Code == 503 && je.ErrCode != jsStoreFailed:
+			p.retry(r, min(time.Duration(r.attempts)*100*time.Millisecond, time.Second))
+			return
+		case je.ErrCode == jsWrongLastSeq:
+			p.resolve(r)
+			return
+		case je.ErrCode == jsTooManyRequests:
+			err = errOverloaded
+		default:
+			err = je
+		}
+	}
+	now := time.Now()
+	p.mu.Lock()
+	l := r.lane
+	if !p.takeLocked(r) {
+		p.mu.Unlock()
+		return // answered already, or taken back for a retry
+	}
+	if err == nil {
+		if !ack.Duplicate {
+			if p.answer == 0 {
+				p.answer = now.Sub(r.sentAt)
+			} else {
+				p.answer += (now.Sub(r.sentAt) - p.answer) / 8
+			}
+		}
+		l.lastStored = max(l.lastStored, ack.Seq)
+		l.lastSeq = max(l.lastSeq, r.seq)
+	}
+	send := p.pumpLocked(l, now)
+	send = append(send, p.pumpWaitingLocked(now)...)
+	p.mu.Unlock()
+	switch {
+	case errors.Is(err, errOverloaded):
+		p.overloaded.Add(1)
+	case errors.Is(err, errOutOfOrder):
+		p.outOfOrder.Add(1)
+	}
+	r.done(ack, err)
+	p.send(send)
+}
+
+// takeLocked removes r from its lane's flight, releasing its token and its
+// slot; it reports false when r was not in flight.
+func (p *publisher) takeLocked(r *pubReq) bool {
+	l := r.lane
+	for i, f := range l.flight {
+		if f == r {
+			l.flight = append(l.flight[:i], l.flight[i+1:]...)
+			p.inflight--
+			p.mux.Release(r.token)
+			if l.closed && len(l.flight) == 0 {
+				delete(p.lanes, l)
+			}
+			p.signalIdle()
+			return true
+		}
+	}
+	return false
+}
+
+// retry takes every fix of r's lane in flight back, to be published again
+// one at a time after wait, oldest first, each expecting the driver's
+// newest stored fix: a retry never overtakes a fix the driver sent before.
+func (p *publisher) retry(r *pubReq, wait time.Duration) {
+	now := time.Now()
+	p.mu.Lock()
+	l := r.lane
+	if !p.inFlightLocked(r) {
+		p.mu.Unlock()
+		return
+	}
+	p.recoverLocked(l, now.Add(wait))
+	send := p.pumpLocked(l, now)
+	send = append(send, p.pumpWaitingLocked(now)...)
+	p.mu.Unlock()
+	p.send(send)
+}
+
+func (p *publisher) inFlightLocked(r *pubReq) bool {
+	for _, f := range r.lane.flight {
+		if f == r {
+			return true
+		}
+	}
+	return false
+}
+
+// recoverLocked moves l's fixes in flight back to the head of its queue,
+// marked to be published one at a time with the check, from resume on.
+func (p *publisher) recoverLocked(l *pubLane, resume time.Time) {
+	back := l.flight
+	l.flight = nil
+	for _, f := range back {
+		p.mux.Release(f.token)
+		if f.check == checkNone {
+			f.check = checkLatest
+		}
+		l.serial++
+	}
+	p.inflight -= len(back)
+	p.queued += len(back)
+	l.queue = append(back, l.queue...)
+	l.resumeAt = resume
+	if l.closed {
+		// Nobody to answer: forget them.
+		p.queued -= len(l.queue)
+		l.queue, l.serial = nil, 0
+		delete(p.lanes, l)
+		p.signalIdle()
+	}
+}
+
+// resolve finds out what became of a checked fix the stream refused
+// because the driver's newest stored fix is not the one expected. Its stored
+// fixes are read: r among them (same seq and device time) is a duplicate,
+// acked with its cursor (a single-node stream checks the expectation before
+// duplicates); a newer one than r means r would land out of the driver's
+// order, and it is refused; otherwise the newest one becomes what the lane
+// expects, and r is published again.
+func (p *publisher) resolve(r *pubReq) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+		fixes, err := p.reader.After(ctx, r.lane.driver, 0, p.depth)
+		cancel()
+		now := time.Now()
+		p.mu.Lock()
+		l := r.lane
+		if !p.inFlightLocked(r) {
 			p.mu.Unlock()
 			return
 		}
-		err = &jsError{Code: ack.Error.Code, Description: ack.Error.Description}
-	}
-	if p.finish(r) {
-		r.done(ack, err)
-	}
+		var ack pubAck
+		var outcome error
+		switch {
+		case err != nil:
+			// Cannot tell now: publish it again later, still expecting.
+			p.recoverLocked(l, now.Add(100*time.Millisecond))
+		case len(fixes) == 0:
+			// Nothing of the driver is stored (the stream was purged or
+			// created again): r goes first.
+			l.lastStored, l.lastSeq = 0, 0
+			if r.check == checkEmpty {
+				r.check = checkLatest
+			}
+			p.recoverLocked(l, now)
+		default:
+			newest := fixes[len(fixes)-1]
+			found := false
+			for _, f := range fixes {
+				if r.seq != 0 && f.Record.Seq == r.seq && f.Record.TS == r.ts {
+					ack, found = pubAck{Seq: f.Seq, Duplicate: true}, true
+				}
+			}
+			switch {
+			case found:
+				p.takeLocked(r)
+			case r.seq != 0 && newest.Record.Seq >= r.seq:
+				p.takeLocked(r)
+				outcome = errOutOfOrder
+			default:
+				l.lastStored, l.lastSeq = max(l.lastStored, newest.Seq), max(l.lastSeq, newest.Record.Seq)
+				if r.check == checkEmpty {
+					r.check = checkLatest // not a resend: a new fix after the ones read
+				}
+				p.recoverLocked(l, now)
+			}
+			if found || outcome != nil {
+				l.lastStored, l.lastSeq = max(l.lastStored, newest.Seq), max(l.lastSeq, newest.Record.Seq)
+			}
+		}
+		send := p.pumpLocked(l, now)
+		send = append(send, p.pumpWaitingLocked(now)...)
+		p.mu.Unlock()
+		switch {
+		case outcome != nil:
+			p.outOfOrder.Add(1)
+			r.done(pubAck{}, outcome)
+		case ack.Duplicate:
+			r.done(ack, nil)
+		}
+		p.send(send)
+	}()
 }
 
-// finish removes r from pending and reports whether it was still there.
-func (p *publisher) finish(r *pubReq) bool {
+// attemptLocked is how long a publish waits for its answer before it is
+// taken for lost: several times the stream's recent answer time (a slow
+// stream is not a lost publish), at least cfg.attempt, longer each attempt.
+func (p *publisher) attemptLocked(attempts int) time.Duration {
+	d := max(p.cfg.attempt, 4*p.answer)
+	for i := 1; i < attempts && d < 4*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, max(4*time.Second, p.cfg.attempt))
+}
+
+// retryAfter is the wait an overloaded driver is told to observe.
+func (p *publisher) retryAfter() time.Duration {
 	p.mu.Lock()
-	_, ok := p.pending[r.token]
-	delete(p.pending, r.token)
-	if len(p.pending) == 0 {
-		p.idle.Broadcast()
-	}
-	p.mu.Unlock()
-	if ok {
-		p.mux.Release(r.token)
-	}
-	return ok
+	defer p.mu.Unlock()
+	d := max(500*time.Millisecond, 4*p.answer)
+	return min(d.Round(100*time.Millisecond), 10*time.Second)
 }
 
+// sweep takes lanes whose oldest fix in flight got no answer in time into
+// recovery, answers fixes past their total time with errPublishTimeout, and
+// resumes lanes after their backoff.
 func (p *publisher) sweep() {
 	defer p.wg.Done()
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
-	var retry, expired []*pubReq
 	for {
 		select {
-		case <-p.quit:
+		case <-p.ctx.Done():
 			return
 		case now := <-t.C:
-			retry, expired = retry[:0], expired[:0]
+			var expired []*pubReq
+			var send []*pubReq
 			p.mu.Lock()
-			for _, r := range p.pending {
-				switch {
-				case now.After(r.deadline):
-					expired = append(expired, r)
-				case now.After(r.retryAt):
-					r.retryAt = now.Add(p.attempt)
-					retry = append(retry, r)
+			for l := range p.lanes {
+				if len(l.flight) > 0 {
+					oldest := l.flight[0]
+					if now.Sub(oldest.sentAt) > p.attemptLocked(oldest.attempts) {
+						p.recoverLocked(l, now)
+					}
 				}
+				keep := l.queue[:0]
+				for _, r := range l.queue {
+					if now.After(r.deadline) {
+						expired = append(expired, r)
+						p.queued--
+						if r.check != checkNone {
+							l.serial--
+						}
+						continue
+					}
+					keep = append(keep, r)
+				}
+				clear(l.queue[len(keep):])
+				l.queue = keep
+				send = append(send, p.pumpLocked(l, now)...)
 			}
+			send = append(send, p.pumpWaitingLocked(now)...)
+			p.signalIdle()
 			p.mu.Unlock()
-			for _, r := range retry {
-				p.nc.PublishMsg(r.msg)
-			}
 			for _, r := range expired {
-				if p.finish(r) {
-					r.done(pubAck{}, errPublishTimeout)
-				}
+				r.done(pubAck{}, errPublishTimeout)
 			}
+			p.send(send)
 		}
 	}
 }
 
-// pendingCount is the number of fixes waiting for their ack.
+func (p *publisher) signalIdle() {
+	if p.inflight == 0 && p.queued == 0 {
+		p.idle.Broadcast()
+	}
+}
+
+// pendingCount is the number of fixes waiting or in flight.
 func (p *publisher) pendingCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.pending)
+	return p.inflight + p.queued
 }
 
-// waitIdle waits until no publish is pending or until the deadline.
+// waitIdle waits until no fix is pending or until the deadline.
 func (p *publisher) waitIdle(deadline time.Time) bool {
 	t := time.AfterFunc(time.Until(deadline), func() {
 		p.mu.Lock()
@@ -199,13 +666,14 @@ func (p *publisher) waitIdle(deadline time.Time) bool {
 	defer t.Stop()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for len(p.pending) > 0 && time.Now().Before(deadline) {
+	for p.inflight+p.queued > 0 && time.Now().Before(deadline) {
 		p.idle.Wait()
 	}
-	return len(p.pending) == 0
+	return p.inflight+p.queued == 0
 }
 
-// stop fails every pending publish and stops the sweeper.
+// stop answers every pending fix with errPublishClosed and stops the
+// publisher's goroutines.
 func (p *publisher) stop() {
 	p.mu.Lock()
 	if p.stopped {
@@ -213,16 +681,22 @@ func (p *publisher) stop() {
 		return
 	}
 	p.stopped = true
-	left := make([]*pubReq, 0, len(p.pending))
-	for _, r := range p.pending {
-		left = append(left, r)
+	var left []*pubReq
+	for l := range p.lanes {
+		left = append(left, l.flight...)
+		left = append(left, l.queue...)
+		for _, r := range l.flight {
+			p.mux.Release(r.token)
+		}
+		l.flight, l.queue, l.closed = nil, nil, true
 	}
+	p.lanes = map[*pubLane]struct{}{}
+	p.inflight, p.queued = 0, 0
+	p.idle.Broadcast()
 	p.mu.Unlock()
-	close(p.quit)
+	p.cancel()
 	p.wg.Wait()
 	for _, r := range left {
-		if p.finish(r) {
-			r.done(pubAck{}, errPublishClosed)
-		}
+		r.done(pubAck{}, errPublishClosed)
 	}
 }

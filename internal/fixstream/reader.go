@@ -171,9 +171,20 @@ func (r *Reader) LeaderLast(ctx context.Context, driver string) (uint64, error) 
 // stream before anyone gets it; the leader answers, so a lagging replica
 // cannot make a genuine fix look forged.
 func (r *Reader) At(ctx context.Context, driver string, f Fix) (bool, error) {
+	got, subject, err := r.Get(ctx, f.Seq)
+	if err != nil || subject == "" {
+		return false, err
+	}
+	return subject == LocationSubject(driver) && got.Record.Equal(f.Record), nil
+}
+
+// Get asks the stream leader for the fix stored at seq, and the subject it
+// is stored on; subject is "" when nothing is stored there. A message that
+// is not a valid record is returned with its subject and an error.
+func (r *Reader) Get(ctx context.Context, seq uint64) (f Fix, subject string, err error) {
 	ctx, cancel := withDefaultTimeout(ctx)
 	defer cancel()
-	req, _ := json.Marshal(map[string]uint64{"seq": f.Seq})
+	req, _ := json.Marshal(map[string]uint64{"seq": seq})
 	var last error
 	for {
 		actx, acancel := context.WithTimeout(ctx, r.attempt)
@@ -194,17 +205,17 @@ func (r *Reader) At(ctx context.Context, driver string, f Fix) (bool, error) {
 			switch err = json.Unmarshal(msg.Data, &resp); {
 			case err != nil:
 			case resp.Error != nil && resp.Error.Code == 404:
-				return false, nil // nothing stored there (or no longer)
+				return Fix{}, "", nil // nothing stored there (or no longer)
 			case resp.Error != nil && resp.Error.Code == 503:
 				err = fmt.Errorf("%w: %s", errRetry, resp.Error.Description)
 			case resp.Error != nil:
-				return false, fmt.Errorf("%w: %d %s", ErrStream, resp.Error.Code, resp.Error.Description)
-			case resp.Message != nil:
-				if resp.Message.Seq != f.Seq || resp.Message.Subject != LocationSubject(driver) {
-					return false, nil
-				}
+				return Fix{}, "", fmt.Errorf("%w: %d %s", ErrStream, resp.Error.Code, resp.Error.Description)
+			case resp.Message != nil && resp.Message.Seq == seq:
 				rec, derr := location.Decode(resp.Message.Data)
-				return derr == nil && rec.Equal(f.Record), nil
+				if derr != nil {
+					return Fix{}, resp.Message.Subject, derr
+				}
+				return Fix{Seq: seq, Record: rec}, resp.Message.Subject, nil
 			default:
 				err = fmt.Errorf("stream leader answered %.100q", msg.Data)
 			}
@@ -212,7 +223,7 @@ func (r *Reader) At(ctx context.Context, driver string, f Fix) (bool, error) {
 		last = err
 		select {
 		case <-ctx.Done():
-			return false, fmt.Errorf("%w: asking the stream leader: %v", ErrTimeout, last)
+			return Fix{}, "", fmt.Errorf("%w: asking the stream leader: %v", ErrTimeout, last)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
