@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/rtls-io/rtls/internal/testnode"
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node"
@@ -122,3 +123,14 @@ func (l *logRecorder) has(s string) bool {
 }
 
 func urlUser(user, password string) *url.Userinfo { return url.UserPassword(user, password) }
+
+// nc connects to n's client port (development mode: no credentials).
+func nc(t testing.TB, n *node.Node) *nats.Conn {
+	t.Helper()
+	c, err := nats.Connect(n.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}

@@ -1,0 +1,127 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rtls-io/rtls/internal/fixstream"
+	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node"
+)
+
+// TestOfferingMoreThanTheNodeTakes: drivers send, open loop, far more than
+// a node with a small publish budget lets through. What the node holds stays
+// within its bounds, every fix is answered with an ack or overloaded (with a
+// retry-after hint), never internal, and every acked fix is stored, in each
+// driver's order.
+func TestOfferingMoreThanTheNodeTakes(t *testing.T) {
+	const inFlight, queued = 8, 32
+	n := startNode(t, func(c *node.Config) {
+		c.MaxInFlight, c.MaxQueuedFixes = inFlight, queued
+		c.RateLimit, c.RateBurst = 1e6, 1e6
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const drivers, perDriver = 20, 200
+	var mu sync.Mutex
+	codes := map[string]int{}
+	acked := map[string][]uint64{}
+	peak := 0
+	stopPoll := make(chan struct{})
+	polled := make(chan struct{})
+	go func() { // what the node holds, while it is flooded
+		defer close(polled)
+		for {
+			select {
+			case <-stopPoll:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			mu.Lock()
+			peak = max(peak, n.Stats().PendingPublishes)
+			mu.Unlock()
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := 0; i < drivers; i++ {
+		id := "d-" + strconv.Itoa(i)
+		d := dial(t, n, mobileproto.RoleDriver, id, mobileproto.WithMaxInFlight(perDriver))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var pend []*mobileproto.Pending
+			for s := uint64(1); s <= perDriver; s++ {
+				p, err := d.SendLocationAsync(ctx, fix(s))
+				if err != nil {
+					t.Errorf("%s: %v", id, err)
+					return
+				}
+				pend = append(pend, p)
+			}
+			for _, p := range pend {
+				a, err := p.Wait(ctx)
+				var pe *mobileproto.Error
+				mu.Lock()
+				switch {
+				case err == nil:
+					acked[id] = append(acked[id], a.Seq)
+					codes["ack"]++
+				case errors.As(err, &pe):
+					codes[string(pe.Code)]++
+					if pe.Code == mobileproto.CodeOverloaded && pe.RetryAfter <= 0 {
+						t.Errorf("overloaded without a retry-after hint: %+v", pe)
+					}
+				default:
+					t.Errorf("%s seq %d: %v", id, p.Seq, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stopPoll)
+	<-polled
+	t.Logf("answers %v; the node held at most %d fixes (bound %d)", codes, peak, inFlight+queued)
+	if peak > inFlight+queued {
+		t.Fatalf("the node held %d fixes, beyond its bound of %d", peak, inFlight+queued)
+	}
+	if codes[string(mobileproto.CodeOverloaded)] == 0 {
+		t.Fatal("no fix was answered overloaded: the test did not overload the node")
+	}
+	for c := range codes {
+		if c != "ack" && c != string(mobileproto.CodeOverloaded) {
+			t.Fatalf("answered %s %d times", c, codes[c])
+		}
+	}
+	if s := n.Stats(); s.FixesOverloaded == 0 || s.PendingPublishes != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	// Every acked fix is stored, in the driver's order.
+	r, err := fixstream.NewReader(nc(t, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for id, seqs := range acked {
+		stored, err := r.After(ctx, id, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[uint64]bool{}
+		for i, f := range stored {
+			have[f.Record.Seq] = true
+			if i > 0 && f.Record.Seq < stored[i-1].Record.Seq {
+				t.Fatalf("%s: seq %d stored after %d", id, f.Record.Seq, stored[i-1].Record.Seq)
+			}
+		}
+		for _, s := range seqs {
+			if !have[s] {
+				t.Fatalf("%s: acked seq %d is not stored", id, s)
+			}
+		}
+	}
+}
