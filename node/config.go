@@ -65,7 +65,11 @@ type Config struct {
 	// MaxAge is how long a fix is kept. Zero value means 24 hours.
 	MaxAge time.Duration
 	// DuplicateWindow is how long a fix's id (driver, seq, ts) is remembered
-	// so that a retry is stored once. Zero value means 2 minutes.
+	// so that a retry is stored once. Zero value means 30 seconds. Every
+	// replica keeps every id of the window in memory (at 10,000 fixes/s, a
+	// 2-minute window held ~1.2 million ids per node); a retry of a fix
+	// older than the window is still recognised, from the driver's stored
+	// fixes, by the publish path's order check.
 	DuplicateWindow time.Duration
 	// Replicas of the stream. Zero value means min(3, number of nodes).
 	Replicas int
@@ -148,7 +152,8 @@ type Config struct {
 	// MaxInFlight bounds the fixes the node has published and not yet had
 	// an answer for; MaxQueuedFixes those waiting for their turn. Beyond
 	// them a driver is answered overloaded with a retry-after hint. Zero
-	// values mean 4096 and 16384.
+	// values mean 512 and 512: at this VM's capacity that is ~150 ms of
+	// work per node, so that a fix that is admitted is not late.
 	MaxInFlight, MaxQueuedFixes int
 	// PublishTimeout is how long the node keeps trying to store a fix
 	// (through leader elections) before it answers unavailable. Zero value
@@ -222,7 +227,7 @@ func (c *Config) setDefaults() error {
 		c.MaxAge = 24 * time.Hour
 	}
 	if c.DuplicateWindow == 0 {
-		c.DuplicateWindow = 2 * time.Minute
+		c.DuplicateWindow = 30 * time.Second
 	}
 	if c.Replicas == 0 {
 		c.Replicas = min(3, c.clusterSize())
@@ -267,10 +272,10 @@ func (c *Config) setDefaults() error {
 		c.PingInterval = 25 * time.Second
 	}
 	if c.MaxInFlight == 0 {
-		c.MaxInFlight = 4096
+		c.MaxInFlight = 512
 	}
 	if c.MaxQueuedFixes == 0 {
-		c.MaxQueuedFixes = 16384
+		c.MaxQueuedFixes = 512
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = 10 * time.Second

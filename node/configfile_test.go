@@ -51,7 +51,7 @@ func TestExampleClusterConfigFilesParse(t *testing.T) {
 		}
 		wantHTTP := []string{"127.0.0.1:8080", "127.0.0.1:8081", "127.0.0.1:8082"}[i]
 		if c.Name != name || c.HTTPAddr != wantHTTP || c.Replicas != 3 || c.MaxAge != 24*time.Hour ||
-			c.DuplicateWindow != 2*time.Minute || len(c.Routes) != 3 || c.PublishTimeout != 10*time.Second || f.LogLevel != "info" {
+			c.DuplicateWindow != 30*time.Second || len(c.Routes) != 3 || c.PublishTimeout != 10*time.Second || f.LogLevel != "info" {
 			t.Fatalf("%s parsed as %+v", name, c)
 		}
 		// Secure by default: tokens, an authenticated bus and routes.

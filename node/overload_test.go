@@ -125,3 +125,33 @@ func TestOfferingMoreThanTheNodeTakes(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAfterTheDuplicateWindowIsRecognised: the engine forgets message
+// ids after the duplicate window, but a retry of a fix still among the
+// driver's stored fixes is acked as a duplicate with its cursor, on any
+// connection, and stored once.
+func TestRetryAfterTheDuplicateWindowIsRecognised(t *testing.T) {
+	const window = 200 * time.Millisecond
+	n := startNode(t, func(c *node.Config) { c.DuplicateWindow = window })
+	d := dial(t, n, mobileproto.RoleDriver, "d-1")
+	first := sendFixes(t, d, 1, 3)
+	time.Sleep(2 * window) // let the engine forget the ids (not synchronisation: the window is the subject)
+	d.Close()
+	again := dial(t, n, mobileproto.RoleDriver, "d-1")
+	acks := sendFixes(t, again, 2, 4)
+	if !acks[0].Duplicate || acks[0].Cursor != first[1].Cursor || !acks[1].Duplicate || acks[1].Cursor != first[2].Cursor {
+		t.Fatalf("retries of 2 and 3: %+v, want duplicates at cursors %d and %d", acks[:2], first[1].Cursor, first[2].Cursor)
+	}
+	if acks[2].Duplicate {
+		t.Fatalf("the new fix 4 was taken for a duplicate: %+v", acks[2])
+	}
+	r, err := fixstream.NewReader(nc(t, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	stored, err := r.After(context.Background(), "d-1", 0, 100)
+	if err != nil || len(stored) != 4 {
+		t.Fatalf("stored %d fixes (%v), want 4", len(stored), err)
+	}
+}
