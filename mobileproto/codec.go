@@ -254,7 +254,33 @@ func encode[T any](typ string, body T) []byte {
 func EncodeWelcome(w Welcome) []byte { return encode(TypeWelcome, w) }
 
 // EncodeError returns an error frame.
-func EncodeError(e *Error) []byte { return encode(TypeError, e) }
+func EncodeError(e *Error) []byte { return AppendError(make([]byte, 0, 96+len(e.Message)), e) }
+
+// AppendError appends an error frame to dst, without reflection: a node
+// under load answers many.
+func AppendError(dst []byte, e *Error) []byte {
+	dst = append(dst, `{"type":"error","code":`...)
+	dst = location.AppendString(dst, string(e.Code))
+	dst = append(dst, `,"message":`...)
+	dst = location.AppendString(dst, e.Message)
+	if e.Seq != 0 {
+		dst = append(dst, `,"seq":`...)
+		dst = strconv.AppendUint(dst, e.Seq, 10)
+	}
+	if e.ID != "" {
+		dst = append(dst, `,"id":`...)
+		dst = location.AppendString(dst, e.ID)
+	}
+	if e.Driver != "" {
+		dst = append(dst, `,"driver":`...)
+		dst = location.AppendString(dst, e.Driver)
+	}
+	if e.RetryAfter != 0 {
+		dst = append(dst, `,"retry_after":`...)
+		dst = strconv.AppendInt(dst, e.RetryAfter, 10)
+	}
+	return append(dst, '}')
+}
 
 // EncodeTracking returns a tracking frame.
 func EncodeTracking(t Tracking) []byte { return encode(TypeTracking, t) }

@@ -198,6 +198,10 @@ func (c *conn) refresh(req *mobileproto.Request) {
 	c.sendCtrl(mobileproto.EncodeRefreshed(mobileproto.Refreshed{ID: req.ID, Expires: id.Expires.UnixMilli()}))
 }
 
+// maxClockAhead is how far in the future of the node's clock a fix's device
+// time may lie.
+const maxClockAhead = 24 * time.Hour
+
 // fixID is the Nats-Msg-Id of a fix: a retry of the same fix (same seq and
 // device time) gets the same id and is stored once.
 func fixID(driver string, f *mobileproto.Fix) string {
@@ -219,7 +223,12 @@ func (c *conn) sendLocation(req *mobileproto.Request) {
 		return
 	}
 	n := c.n
-	rec := location.Record{Driver: c.who, Fix: req.Fix, Time: time.Now().UnixMilli(), Node: n.cfg.Name}
+	now := time.Now()
+	if e := req.Fix.CheckClock(now, maxClockAhead); e != nil {
+		c.sendError(&mobileproto.Error{Code: mobileproto.CodeInvalidLocation, Message: e.Msg, Seq: req.Fix.Seq, ID: req.ID})
+		return
+	}
+	rec := location.Record{Driver: c.who, Fix: req.Fix, Time: now.UnixMilli(), Node: n.cfg.Name}
 	data := location.AppendJSON(make([]byte, 0, 192), &rec)
 	seq, id := req.Fix.Seq, req.ID
 	n.received.Add(1)
@@ -319,19 +328,35 @@ func (c *conn) writeLoop() {
 	expire.Stop()
 	defer expire.Stop()
 	var batch []frame
+	var wire []byte
 	write := func() bool {
 		var overflow bool
 		batch, overflow = c.out.take(batch[:0])
-		for i := range batch {
-			if err := c.writeFrame(&batch[i]); err != nil {
-				c.ws.Close() // wakes the reader, which cleans up
-				return false
-			}
-		}
-		clear(batch)
 		if overflow {
+			// The client does not read: what is queued would not get
+			// through, but the close frame may, while the socket has room.
+			clear(batch)
 			c.closeWith(mobileproto.CloseSlowClient, "too many unread frames")
 			return false
+		}
+		// Every frame taken goes out in one write: acks, errors and fixes
+		// that queued up while the last write ran cost one system call.
+		wire = wire[:0]
+		for i := range batch {
+			wire = appendTextFrame(wire, batch[i].data)
+		}
+		clear(batch)
+		if len(wire) == 0 {
+			return true
+		}
+		nc := c.ws.NetConn()
+		nc.SetWriteDeadline(time.Now().Add(cfg.WriteTimeout))
+		if _, err := nc.Write(wire); err != nil {
+			c.ws.Close() // wakes the reader, which cleans up
+			return false
+		}
+		if cap(wire) > 64<<10 {
+			wire = nil // a burst's buffer is not kept
 		}
 		return true
 	}
@@ -354,19 +379,40 @@ func (c *conn) writeLoop() {
 				return
 			}
 		case <-c.quit:
-			if c.closeCode != 0 {
-				if write() {
-					c.closeWith(c.closeCode, c.closeText)
-				}
+			switch {
+			case c.closeCode == mobileproto.CloseSlowClient:
+				c.closeWith(c.closeCode, c.closeText) // its backlog would not get through
+			case c.closeCode != 0 && write():
+				c.closeWith(c.closeCode, c.closeText)
 			}
 			return
 		}
 	}
 }
 
+// writeFrame writes one frame on its own (the token expiry's error).
 func (c *conn) writeFrame(f *frame) error {
 	c.ws.SetWriteDeadline(time.Now().Add(c.n.cfg.WriteTimeout))
 	return c.ws.WriteMessage(websocket.TextMessage, f.data)
+}
+
+// appendTextFrame appends a WebSocket text frame carrying data to dst: a
+// final frame, unmasked (a server's frames are not masked), no extensions
+// (the node negotiates none). The writer writes such frames to the
+// connection directly, several per system call; each Write of a net.Conn
+// is whole, so gorilla's own control frames (pongs from the reader) fall
+// between them, never inside.
+func appendTextFrame(dst, data []byte) []byte {
+	n := len(data)
+	switch {
+	case n < 126:
+		dst = append(dst, 0x81, byte(n))
+	case n < 1<<16:
+		dst = append(dst, 0x81, 126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0x81, 127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(dst, data...)
 }
 
 // closeWith sends a close frame and gives the client a moment to answer it

@@ -67,6 +67,13 @@ func httpError(w http.ResponseWriter, r *http.Request, status int, reason error)
 	writeJSON(w, status, mobileproto.Errorf(mobileproto.CodeBadRequest, "websocket handshake: %v", reason))
 }
 
+func truncateOrigin(o string) string {
+	if len(o) > 100 {
+		return o[:100] + "…"
+	}
+	return o
+}
+
 // checkOrigin allows clients without an Origin (apps), same-origin pages and
 // the configured origins.
 func (n *Node) checkOrigin(r *http.Request) bool {
@@ -138,10 +145,17 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, mobileproto.Errorf(mobileproto.CodeUnavailable, "node %s is not ready", n.cfg.Name))
 		return
 	}
+	originOK := n.checkOrigin(r)
 	id, authErr := n.cfg.Authenticator.Authenticate(r)
 	ws, err := n.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
+	}
+	if !originOK {
+		// Refused after the upgrade, with a reason and a close code: an HTTP
+		// 403 reaches a page only as close 1006, and it would retry forever.
+		refuse(ws, mobileproto.Errorf(mobileproto.CodeForbidden, "pages from %s may not connect to this node (allowed_origins)", truncateOrigin(r.Header.Get("Origin"))), mobileproto.ClosePolicyViolation)
+		return
 	}
 	if authErr != nil {
 		e, code := n.authRefusal(authErr)

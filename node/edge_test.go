@@ -286,25 +286,33 @@ func TestUnauthenticatedIsRefusedWithAReason(t *testing.T) {
 
 func TestCrossOriginPagesNeedToBeAllowed(t *testing.T) {
 	n := startNode(t, func(c *node.Config) { c.AllowedOrigins = []string{"https://app.example.com"} })
-	dialOrigin := func(origin string) (int, error) {
-		h := http.Header{"Origin": {origin}}
-		ws, resp, err := websocket.DefaultDialer.Dial(n.WebSocketURL()+"?role=rider&id=r-1", h)
-		if ws != nil {
-			ws.Close()
+	dialOrigin := func(origin string) (*websocket.Conn, error) {
+		ws, _, err := websocket.DefaultDialer.Dial(n.WebSocketURL()+"?role=rider&id=r-1", http.Header{"Origin": {origin}})
+		if err == nil {
+			t.Cleanup(func() { ws.Close() })
 		}
-		if resp != nil {
-			return resp.StatusCode, err
+		return ws, err
+	}
+	// A foreign page is told why, and with a close code a browser sees
+	// (an HTTP 403 reaches a page only as 1006, and it would retry).
+	ws, err := dialOrigin("https://evil.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := readFrame(t, ws); f.Type != mobileproto.TypeError || f.Error.Code != mobileproto.CodeForbidden {
+		t.Fatalf("foreign origin: %s %+v, want forbidden", f.Type, f.Error)
+	}
+	if code := closeCode(t, ws); code != mobileproto.ClosePolicyViolation || mobileproto.Reconnectable(code) {
+		t.Fatalf("foreign origin: close %d, want %d (terminal)", code, mobileproto.ClosePolicyViolation)
+	}
+	for _, origin := range []string{"https://app.example.com", "http://" + n.HTTPAddr()} {
+		ws, err := dialOrigin(origin)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return 0, err
-	}
-	if status, err := dialOrigin("https://evil.example.com"); err == nil || status != http.StatusForbidden {
-		t.Fatalf("foreign origin: status %d err %v, want 403", status, err)
-	}
-	if _, err := dialOrigin("https://app.example.com"); err != nil {
-		t.Fatalf("allowed origin refused: %v", err)
-	}
-	if _, err := dialOrigin("http://" + n.HTTPAddr()); err != nil {
-		t.Fatalf("same origin refused: %v", err)
+		if f := readFrame(t, ws); f.Type != mobileproto.TypeWelcome {
+			t.Fatalf("origin %s: %s %+v, want welcome", origin, f.Type, f.Error)
+		}
 	}
 }
 
