@@ -10,6 +10,7 @@ import (
 	"github.com/rtls-io/rtls/cluster/clustertest"
 	"github.com/rtls-io/rtls/internal/testnode"
 	"github.com/rtls-io/rtls/mobileproto"
+	"github.com/rtls-io/rtls/node"
 )
 
 func TestPlanGivesEveryNodeItsOwnPortsAndAllRoutes(t *testing.T) {
@@ -112,5 +113,70 @@ func TestClientReportsItsStatesAndGivesUp(t *testing.T) {
 	}
 	if cl.Err() == nil || cl.State().Kind != mobileproto.StateGaveUp {
 		t.Fatalf("after giving up: state %+v err %v", cl.State(), cl.Err())
+	}
+}
+
+// TestClientToldWhatItMissedWhileAway: a rider's node stops; while the
+// rider cannot reconnect the driver sends more than the cluster keeps per
+// driver. The client resumes by itself once the node is back, and OnResume
+// tells the
+// application that the replay is incomplete and which cursor is the oldest
+// left; every fix it gets is newer than the last it had, in order.
+func TestClientToldWhatItMissedWhileAway(t *testing.T) {
+	c := clustertest.New(t, 3, func(_ int, cfg *node.Config) { cfg.History = 5 })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	driver := dial(t, c.WebSocketURL(0), mobileproto.RoleDriver, "d-1")
+	resumed := make(chan mobileproto.Tracking, 4)
+	rider := dial(t, c.WebSocketURL(1), mobileproto.RoleRider, "r-1",
+		mobileproto.WithReconnect(mobileproto.ReconnectPolicy{MinBackoff: 20 * time.Millisecond}),
+		mobileproto.OnResume(func(tr mobileproto.Tracking) { resumed <- tr }))
+	if _, err := rider.Track(ctx, "d-1", mobileproto.TrackOptions{History: new(int)}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := driver.SendLocation(ctx, mobileproto.Fix{Latitude: 1, Longitude: 1, Seq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := <-rider.Locations(); l.Cursor != first.Cursor {
+		t.Fatalf("first fix: %+v", l)
+	}
+	// The rider's node goes for a while (its client keeps trying it) ...
+	if err := c.Stop(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	var acks []mobileproto.Ack
+	for s := uint64(2); s <= 20; s++ {
+		a, err := driver.SendLocation(ctx, mobileproto.Fix{Latitude: 1, Longitude: 1, Seq: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acks = append(acks, a)
+	}
+	// ... and comes back, and the client resumes on it by itself.
+	if err := c.Restart(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	var tr mobileproto.Tracking
+	select {
+	case tr = <-resumed:
+	case <-ctx.Done():
+		t.Fatal("no resume reported")
+	}
+	if tr.Complete == nil || *tr.Complete || tr.Oldest == 0 {
+		t.Fatalf("resume after missing 14 of 19 fixes: %+v, want incomplete with the oldest cursor", tr)
+	}
+	// It gets what is kept, oldest first, ending with the newest.
+	prev := first.Cursor
+	for prev != acks[len(acks)-1].Cursor {
+		select {
+		case l := <-rider.Locations():
+			if l.Cursor <= prev || l.Cursor < tr.Oldest {
+				t.Fatalf("cursor %d after %d (oldest kept %d)", l.Cursor, prev, tr.Oldest)
+			}
+			prev = l.Cursor
+		case <-ctx.Done():
+			t.Fatalf("stopped at cursor %d", prev)
+		}
 	}
 }

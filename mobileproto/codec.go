@@ -350,6 +350,9 @@ type rawFrame struct {
 	Code      Code   `json:"code"`
 	Message   string `json:"message"`
 	Expires   int64  `json:"expires"`
+	Complete  *bool  `json:"complete"`
+	Oldest    uint64 `json:"oldest"`
+	Epoch     string `json:"epoch"`
 	// RetryAfter of an error.
 	RetryAfter int64 `json:"retry_after"`
 }
@@ -363,13 +366,13 @@ func DecodeFrame(data []byte) (Frame, error) {
 	f := Frame{Type: r.Type}
 	switch r.Type {
 	case TypeWelcome:
-		f.Welcome = Welcome{Version: r.Version, Node: r.Node, Role: r.Role, Client: r.Client, History: r.History, MaxFrame: r.MaxFrame, Expires: r.Expires}
+		f.Welcome = Welcome{Version: r.Version, Node: r.Node, Role: r.Role, Client: r.Client, History: r.History, MaxFrame: r.MaxFrame, Expires: r.Expires, Epoch: r.Epoch}
 	case TypeAck:
 		f.Ack = Ack{Seq: r.Seq, Cursor: r.Cursor, Duplicate: r.Duplicate}
 	case TypeReceiveLocation:
 		f.Location = r.Location
 	case TypeTracking:
-		f.Tracking = Tracking{Driver: r.Driver, ID: r.ID, Replayed: r.Replayed, Cursor: r.Cursor}
+		f.Tracking = Tracking{Driver: r.Driver, ID: r.ID, Replayed: r.Replayed, Cursor: r.Cursor, Complete: r.Complete, Oldest: r.Oldest, Epoch: r.Epoch}
 	case TypeUntracked:
 		f.Untracked = Untracked{Driver: r.Driver, ID: r.ID}
 	case TypeRefreshed:

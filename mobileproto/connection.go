@@ -127,6 +127,9 @@ func (c *Client) resume(ws *websocket.Conn, w Welcome, idx int) {
 	}
 	var tracks []retrack
 	for d, t := range c.tracks {
+		if t.epoch != "" && w.Epoch != "" && t.epoch != w.Epoch {
+			t.forget() // the node's stream is not the one the cursor came from
+		}
 		if _, waiting := c.reqs[t.reqID]; !waiting {
 			c.reqID++
 			t.reqID = "resume" + strconv.FormatUint(c.reqID, 10)

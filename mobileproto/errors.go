@@ -51,6 +51,10 @@ const (
 	// or another): the newest connection wins and this one is closed with
 	// CloseSessionReplaced.
 	CodeSessionReplaced Code = "session_replaced"
+	// CodeInvalidCursor: a track-driver's since is beyond the newest cursor
+	// of the stream: the cursor is from another epoch (the stream was
+	// created again) or made up. Track with history instead.
+	CodeInvalidCursor Code = "invalid_cursor"
 	// CodeOverloaded: the node is at capacity and did not store the fix;
 	// RetryAfter says how long to wait. Send your newest fix again then
 	// (older ones are not worth sending: latest wins).

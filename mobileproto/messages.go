@@ -80,6 +80,8 @@ type Welcome struct {
 	History int `json:"history"`
 	// MaxFrame is the largest frame in bytes the node accepts.
 	MaxFrame int `json:"max_frame"`
+	// Epoch names the stream the cursors belong to (see Tracking.Epoch).
+	Epoch string `json:"epoch,omitempty"`
 	// Expires is when the connection's token expires, in milliseconds
 	// since the Unix epoch; absent (0) when it does not (development mode).
 	// Send refresh-token with a fresh token before then.
@@ -103,6 +105,16 @@ type Tracking struct {
 	// Cursor is the cursor of the driver's newest fix known when tracking
 	// started (0 if the driver has none): live fixes follow after it.
 	Cursor uint64 `json:"cursor"`
+	// Complete answers a track-driver with since: true when the replay
+	// holds every fix of the driver stored after since; false when some may
+	// have been lost (no longer kept), in which case Oldest is the cursor of
+	// the oldest fix the node still has. Absent for a track with history.
+	Complete *bool  `json:"complete,omitempty"`
+	Oldest   uint64 `json:"oldest,omitempty"`
+	// Epoch names the stream the cursors belong to. A cursor from another
+	// epoch (the cluster's data was wiped, or this is another cluster)
+	// means nothing here: track with history instead of since.
+	Epoch string `json:"epoch,omitempty"`
 }
 
 // TrackOptions are the optional fields of track-driver.

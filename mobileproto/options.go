@@ -26,6 +26,7 @@ type options struct {
 	onError       func(*Error)
 	reconnect     *ReconnectPolicy
 	onState       func(State)
+	onResume      func(Tracking)
 	token         func(ctx context.Context) (string, error)
 	tokenRenews   bool // token is a source that can give a fresh token
 }
@@ -187,6 +188,18 @@ func WithReconnect(p ReconnectPolicy) Option {
 			return fmt.Errorf("%w: max backoff below min backoff", ErrInvalidOption)
 		}
 		o.reconnect = &p
+		return nil
+	}
+}
+
+// OnResume sets a function called with the answer to every track-driver
+// the client sends by itself after a reconnect: Tracking.Complete false
+// tells the application that fixes were lost while it was away (and
+// Oldest which is the first it can still have). It runs on the client's
+// read goroutine and must not block.
+func OnResume(f func(Tracking)) Option {
+	return func(o *options) error {
+		o.onResume = f
 		return nil
 	}
 }

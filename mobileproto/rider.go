@@ -12,8 +12,17 @@ import (
 type track struct {
 	opts    TrackOptions
 	cursor  uint64 // cursor of the last location put on Locations
+	epoch   string // the stream epoch cursor belongs to
 	reqID   string // id of the unanswered track-driver sent for it
 	retries int    // failed re-tracks in a row
+}
+
+// forget drops the track's cursor, which means nothing in the node's
+// stream (another epoch, or beyond its end): it is tracked again as at
+// first, with history instead of since.
+func (t *track) forget() {
+	t.cursor, t.epoch = 0, ""
+	t.opts.Since = nil
 }
 
 // trackOptions is what to send to track t again: after its cursor once it
@@ -53,7 +62,9 @@ func (c *Client) trackFailed(e *Error) bool {
 		return false
 	}
 	t.reqID = ""
-	if !e.Temporary() || c.closing {
+	if e.Code == CodeInvalidCursor && !c.closing && t.retries == 0 {
+		t.forget() // from another epoch of the stream: start again, once
+	} else if !e.Temporary() || c.closing {
 		delete(c.tracks, e.Driver)
 		return false
 	}
@@ -92,16 +103,21 @@ func (c *Client) answer(id string, f Frame) bool {
 	c.mu.Lock()
 	ch, ok := c.reqs[id]
 	delete(c.reqs, id)
+	own := false // a track-driver the client sent by itself
 	if f.Type == TypeTracking {
-		if t, ok := c.tracks[f.Tracking.Driver]; ok && t.reqID == id {
-			t.reqID, t.retries = "", 0
+		if t, tracked := c.tracks[f.Tracking.Driver]; tracked && t.reqID == id {
+			t.reqID, t.retries, t.epoch = "", 0, f.Tracking.Epoch
+			own = !ok
 		}
 	}
 	c.mu.Unlock()
 	if ok {
 		ch <- f
 	}
-	return ok
+	if own && c.opts.onResume != nil {
+		c.opts.onResume(f.Tracking)
+	}
+	return ok || own
 }
 
 // request registers a waiter for a fresh request id, lets prepare record it

@@ -150,10 +150,12 @@ type Config struct {
 	// means 25 seconds.
 	PingInterval time.Duration
 	// MaxInFlight bounds the fixes the node has published and not yet had
-	// an answer for; MaxQueuedFixes those waiting for their turn. Beyond
-	// them a driver is answered overloaded with a retry-after hint. Zero
-	// values mean 512 and 512: at this VM's capacity that is ~150 ms of
-	// work per node, so that a fix that is admitted is not late.
+	// an answer for, and, while the stream answers, those waiting for their
+	// turn: beyond them a driver is answered overloaded with a retry-after
+	// hint (on the project's VM, 512 is ~150 ms of a node's work, so that an
+	// admitted fix is not late). While the stream does not answer at all
+	// (a leader election), up to MaxQueuedFixes wait and are stored when it
+	// is back. Zero values mean 512 and 65,536.
 	MaxInFlight, MaxQueuedFixes int
 	// PublishTimeout is how long the node keeps trying to store a fix
 	// (through leader elections) before it answers unavailable. Zero value
@@ -275,7 +277,7 @@ func (c *Config) setDefaults() error {
 		c.MaxInFlight = 512
 	}
 	if c.MaxQueuedFixes == 0 {
-		c.MaxQueuedFixes = 512
+		c.MaxQueuedFixes = 65536
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = 10 * time.Second

@@ -146,14 +146,21 @@ func TestSlowRiderGetsTheNewestFixAndSlowsNobody(t *testing.T) {
 	}
 
 	// The slow rider reads again: what it gets is in order and ends with the
-	// newest fix, and it got fewer fixes than were sent.
+	// newest fix, and it got fewer fixes than were sent. Every skip is
+	// visible: the fix after it names, in prev, a cursor the rider never got.
 	var prev uint64
-	count := 0
+	count, skips := 0, 0
 	for prev != last {
 		select {
 		case l := <-slow.Locations():
 			if l.Cursor <= prev {
 				t.Fatalf("slow rider: cursor %d after %d", l.Cursor, prev)
+			}
+			if prev != 0 && l.Prev != prev {
+				if l.Prev < prev {
+					t.Fatalf("slow rider: prev %d of cursor %d is before the last cursor it got, %d", l.Prev, l.Cursor, prev)
+				}
+				skips++
 			}
 			prev = l.Cursor
 			count++
@@ -165,6 +172,9 @@ func TestSlowRiderGetsTheNewestFixAndSlowsNobody(t *testing.T) {
 	t.Logf("sent %d fixes; slow rider got %d; node conflated %d", len(acks), count, st.FixesConflated)
 	if count >= len(acks) {
 		t.Fatalf("slow rider got all %d fixes: nothing was conflated for it", count)
+	}
+	if skips == 0 {
+		t.Fatal("fixes were skipped, but no frame's prev said so")
 	}
 }
 

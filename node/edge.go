@@ -179,6 +179,7 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		Client:   id.ID,
 		History:  n.cfg.History,
 		MaxFrame: n.cfg.MaxFrameBytes,
+		Epoch:    n.Epoch(),
 		Expires:  expires,
 	}))
 	if !id.Expires.IsZero() {

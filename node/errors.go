@@ -50,6 +50,10 @@ func (n *Node) wireError(err error, what string) *mobileproto.Error {
 			return e
 		}
 	}
+	var ce *cursorError
+	if errors.As(err, &ce) {
+		return mobileproto.Errorf(mobileproto.CodeInvalidCursor, "%s: the cursor is from another epoch of the stream, or made up; track with history instead", ce.Error())
+	}
 	var je *jsError
 	if errors.As(err, &je) {
 		if msg, ok := jsWireErrors[je.ErrCode]; ok {

@@ -67,11 +67,14 @@ type streamReader interface {
 	Tail(ctx context.Context, driver string, k, depth int) ([]fixstream.Fix, error)
 	LeaderLast(ctx context.Context, driver string) (uint64, error)
 	At(ctx context.Context, driver string, f fixstream.Fix) (bool, error)
+	State(ctx context.Context) (fixstream.StreamState, error)
 }
 
 var _ streamReader = (*fixstream.Reader)(nil)
 
 type hub struct {
+	// epoch names the stream's incarnation (see fixstream.StreamState.Epoch).
+	epoch     func() string
 	log       *slog.Logger
 	nc        *nats.Conn
 	reader    streamReader
@@ -353,10 +356,38 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 	w := &watch{c: c, room: r}
 	var replay []fixstream.Fix
 	var err error
+	var complete *bool
+	var oldest uint64
 	if o.Since != nil {
-		w.lastSeq = min(*o.Since, newest) // a cursor from elsewhere must not hide live fixes
+		since := *o.Since
+		if since > newest && since > h.known.Load() {
+			// Beyond the driver's newest fix is fine (a cursor is global),
+			// beyond the stream's end is not: the cursor is from a stream
+			// that was reset, or from no stream at all.
+			if st, err := h.reader.State(ctx); err == nil && since > st.LastSeq {
+				return fail(&cursorError{since: since, last: st.LastSeq})
+			}
+		}
+		w.lastSeq = min(since, newest) // a cursor from elsewhere must not hide live fixes
+		yes := true
+		complete = &yes
 		if w.lastSeq < newest {
-			replay, err = h.readUntil(ctx, newest, func() ([]fixstream.Fix, error) { return h.reader.After(ctx, driver, w.lastSeq, h.depth) })
+			// Everything kept of the driver, to tell whether fixes after
+			// since were lost as well as to replay them.
+			var all []fixstream.Fix
+			all, err = h.readUntil(ctx, newest, func() ([]fixstream.Fix, error) { return h.reader.After(ctx, driver, 0, h.depth) })
+			if err == nil && len(all) > 0 && since < all[0].Seq {
+				*complete = len(all) < h.depth && !h.expiredAfter(ctx, since)
+				if !*complete {
+					oldest = all[0].Seq
+				}
+			}
+			for i, f := range all {
+				if f.Seq > since {
+					replay = all[i:]
+					break
+				}
+			}
 		}
 	} else {
 		k := 1
@@ -411,6 +442,7 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 	frames = appendFrames(frames, caughtUp, false)
 	frames = append(frames, frame{data: mobileproto.EncodeTracking(mobileproto.Tracking{
 		Driver: driver, ID: reqID, Replayed: replayed, Cursor: w.lastSeq,
+		Complete: complete, Oldest: oldest, Epoch: h.epoch(),
 	})})
 	c.out.push(&w.lane, frames...)
 	w.idx = len(r.watches)
@@ -419,6 +451,21 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 	h.replayed.Add(uint64(replayed))
 	h.delivered.Add(uint64(len(caughtUp)))
 	return w, nil
+}
+
+// expiredAfter reports whether the stream no longer holds some of what was
+// stored after since (its first sequence is beyond since+1: messages were
+// removed by age), so that a driver's fixes there may be gone.
+func (h *hub) expiredAfter(ctx context.Context, since uint64) bool {
+	st, err := h.reader.State(ctx)
+	return err != nil || st.FirstSeq > since+1
+}
+
+// cursorError is a since beyond the stream's newest cursor.
+type cursorError struct{ since, last uint64 }
+
+func (e *cursorError) Error() string {
+	return fmt.Sprintf("since %d is beyond the newest cursor of the stream (%d)", e.since, e.last)
 }
 
 // appendFrames appends the receive-location frames of stored fixes.

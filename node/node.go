@@ -79,6 +79,7 @@ type Node struct {
 	refused       atomic.Uint64 // connections refused by a limit
 
 	bg            sync.WaitGroup // the node's own goroutines (the stream guard)
+	epoch         atomic.Pointer[string]
 	streamMu      sync.Mutex
 	streamProblem string
 
@@ -198,6 +199,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		laneQueue: laneQueue, window: laneWindow,
 	})
 	n.hub = newHub(n.log, n.nc, n.reader, n.clustered(), n.cfg.History)
+	n.hub.epoch = n.Epoch
 	if n.sessions, err = newSessions(n); err != nil {
 		return fmt.Errorf("node %s: sessions: %w", n.cfg.Name, err)
 	}
@@ -220,6 +222,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		if !n.busSecured() {
 			n.log.Warn("DEVELOPMENT MODE: the NATS client port and routes accept anyone (configure bus identities to close them)")
 		}
+	}
+	if st, err := n.reader.State(rctx); err != nil {
+		return fmt.Errorf("node %s: stream state: %w", n.cfg.Name, err)
+	} else {
+		n.setEpoch(st)
 	}
 	n.bg.Add(1)
 	go func() {
@@ -381,6 +388,22 @@ func (n *Node) ClusterURL() string {
 
 // Server returns the embedded NATS server (for tests and operators' tools).
 func (n *Node) Server() *server.Server { return n.srv }
+
+// Epoch names the stream's incarnation: cursors mean something only within
+// one epoch (see mobileproto.Tracking.Epoch).
+func (n *Node) Epoch() string {
+	if e := n.epoch.Load(); e != nil {
+		return *e
+	}
+	return ""
+}
+
+func (n *Node) setEpoch(st fixstream.StreamState) {
+	e := st.Epoch()
+	if old := n.epoch.Swap(&e); old != nil && *old != e {
+		n.log.Warn("the stream was created again: cursors start again (new epoch)", "epoch", e, "was", *old)
+	}
+}
 
 // Ready reports whether the node serves clients: started, not draining, and
 // its stream as it should be.

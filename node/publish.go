@@ -34,12 +34,15 @@ import (
 // one already stored (a resend, or an application bug): it is published
 // expecting the subject to be empty, which can only succeed as a duplicate.
 //
-// Admission: at most maxInFlight fixes are in flight on the node, at most
-// maxQueued wait for their turn, and a lane keeps at most laneQueue waiting.
-// Past those the node answers overloaded with a retry-after hint instead of
-// queueing without bound: a full lane drops its oldest waiting fix (a
-// location is only worth its newest value), a full node refuses the new
-// one. A fix is retried only when it got no answer, after an attempt time
+// Admission: at most maxInFlight fixes are in flight on the node. While the
+// stream answers, at most as many again wait for their turn: past that the
+// stream cannot keep up, and the node answers overloaded with a retry-after
+// hint instead of letting fixes grow late in a queue (a lane with fixes
+// waiting gives up its oldest for the new one: a location is only worth its
+// newest value; a lane with none has the new one refused). While the stream
+// does not answer at all (a leader election, seconds long), fixes wait, up
+// to maxQueued on the node, and are stored once it is back. A lane keeps at
+// most laneQueue waiting. A fix is retried only when it got no answer, after an attempt time
 // that grows with the stream's recent answer time, so a slow stream is not
 // flooded with copies; JetStream's own 429 is passed on as overloaded.
 //
@@ -67,6 +70,7 @@ const (
 	jsTooManyRequests    = 10167 // the stream's ingest queue is full (429)
 	jsWrongLastSeq       = 10071 // expected last subject sequence mismatch
 	jsWrongLastSeqInUse  = 10164 // the subject has a publish in process
+	jsDuplicateInProcess = 10158 // a publish with this message id is in process
 	jsInsufficientRes    = 10023
 	jsStorageExceeded    = 10047
 	jsStoreFailed        = 10077
@@ -130,6 +134,8 @@ type publisher struct {
 	inflight int
 	queued   int
 	answer   time.Duration // recent answer time (EWMA)
+	answered time.Time     // when the stream last answered a publish
+	lateFrom time.Time     // since when fixes wait longer than maxWait (zero: they do not)
 	idle     *sync.Cond    // signalled when nothing is pending
 	stopped  bool
 
@@ -169,6 +175,7 @@ const (
 
 type pubReq struct {
 	lane     *pubLane
+	queuedAt time.Time
 	seq      uint64 // the driver's seq, 0 for none
 	ts       int64  // the fix's device time
 	msgID    string
@@ -227,7 +234,9 @@ func (p *publisher) publish(l *pubLane, seq uint64, ts int64, msgID string, data
 		p.mu.Unlock()
 		done(pubAck{}, errPublishClosed)
 		return
-	case p.queued >= p.cfg.maxQueued && len(l.queue) == 0:
+	}
+	full := p.fullLocked(now)
+	if full && len(l.queue) == 0 {
 		p.mu.Unlock()
 		p.overloaded.Add(1)
 		done(pubAck{}, errOverloaded)
@@ -241,7 +250,7 @@ func (p *publisher) publish(l *pubLane, seq uint64, ts int64, msgID string, data
 	}
 	// Latest wins: a lane that is full, or that has fixes waiting while the
 	// node is, gives up its oldest waiting fix for the new one.
-	if len(l.queue) >= p.cfg.laneQueue || (p.queued >= p.cfg.maxQueued && len(l.queue) > 0) {
+	if len(l.queue) >= p.cfg.laneQueue || full {
 		dropped = l.queue[0]
 		l.queue = l.queue[1:]
 		p.queued--
@@ -249,6 +258,7 @@ func (p *publisher) publish(l *pubLane, seq uint64, ts int64, msgID string, data
 			l.serial--
 		}
 	}
+	r.queuedAt = now
 	l.queue = append(l.queue, r)
 	p.queued++
 	if r.check != checkNone {
@@ -262,6 +272,31 @@ func (p *publisher) publish(l *pubLane, seq uint64, ts int64, msgID string, data
 	}
 	p.send(send)
 }
+
+// fullLocked reports whether the node takes no more fixes: it is
+// overloaded (for a while now, fixes wait longer than maxWait for their turn
+// although the stream answers: it does not keep up, and more would only make
+// them later) and at least maxInFlight wait, or maxQueued wait. A burst
+// that drains in time (drivers resending after a failover) is not
+// overload, nor is a stream that does not answer at all (an election: what
+// waits is stored once it is back).
+func (p *publisher) fullLocked(now time.Time) bool {
+	if p.queued >= p.cfg.maxQueued {
+		return true
+	}
+	silent := p.inflight+p.queued > 0 && now.Sub(p.answered) > silentAfter
+	overloaded := !p.lateFrom.IsZero() && now.Sub(p.lateFrom) > lateFor
+	return overloaded && !silent && p.queued >= p.cfg.maxInFlight
+}
+
+// The publish path's overload detection: the stream is silent when it has
+// not answered for silentAfter; the node is overloaded when fixes have
+// waited longer than maxWait for their turn for lateFor.
+const (
+	silentAfter = 500 * time.Millisecond
+	maxWait     = 200 * time.Millisecond
+	lateFor     = 100 * time.Millisecond
+)
 
 // pumpLocked takes from l's queue what may be published now and returns
 // it, registered and counted in flight; the caller publishes it after
@@ -297,6 +332,14 @@ func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
 		p.queued--
 		if head.check != checkNone {
 			l.serial--
+		}
+		if head.attempts == 0 { // how long a new fix waited for its turn
+			switch late := now.Sub(head.queuedAt) > maxWait; {
+			case !late:
+				p.lateFrom = time.Time{}
+			case p.lateFrom.IsZero():
+				p.lateFrom = now
+			}
 		}
 		head.sentAt = now
 		head.attempts++
@@ -387,7 +430,9 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 	case ack.Error != nil:
 		je := &jsError{Code: ack.Error.Code, ErrCode: ack.Error.ErrCode, Description: ack.Error.Description}
 		switch {
-		case je.ErrCode == jsWrongLastSeqInUse, je.Code == 503 && je.ErrCode != jsStoreFailed:
+		case je.ErrCode == jsWrongLastSeqInUse, je.ErrCode == jsDuplicateInProcess, je.Code == 503 && je.ErrCode != jsStoreFailed:
+			// Busy (an earlier copy of this fix, or another fix of the
+			// driver, is being stored) or leaderless: ask again soon.
 			p.retry(r, min(time.Duration(r.attempts)*100*time.Millisecond, time.Second))
 			return
 		case je.ErrCode == jsWrongLastSeq:
@@ -401,6 +446,7 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 	}
 	now := time.Now()
 	p.mu.Lock()
+	p.answered = now
 	l := r.lane
 	if !p.takeLocked(r) {
 		p.mu.Unlock()

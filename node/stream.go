@@ -172,6 +172,7 @@ func (n *Node) checkStream(failures int) int {
 		var info *jetstream.StreamInfo
 		if info, err = s.Info(ctx); err == nil {
 			n.hub.observe(info.State.LastSeq)
+			n.setEpoch(fixstream.StreamState{FirstSeq: info.State.FirstSeq, LastSeq: info.State.LastSeq, Created: info.Created})
 			if sameStreamConfig(info.Config, want) {
 				n.setStreamProblem("")
 				return 0

@@ -229,6 +229,60 @@ func (r *Reader) Get(ctx context.Context, seq uint64) (f Fix, subject string, er
 	}
 }
 
+// StreamState is what the stream's leader says of the stream as a whole.
+type StreamState struct {
+	// FirstSeq and LastSeq bound the sequences the stream holds.
+	FirstSeq, LastSeq uint64
+	// Created is when the stream was created: a stream created again (a
+	// new cluster, wiped data) starts its sequences again, so cursors of
+	// the old one mean nothing in it.
+	Created time.Time
+}
+
+// State asks the stream's leader for the stream's state.
+func (r *Reader) State(ctx context.Context) (StreamState, error) {
+	ctx, cancel := withDefaultTimeout(ctx)
+	defer cancel()
+	var last error
+	for {
+		actx, acancel := context.WithTimeout(ctx, r.attempt)
+		msg, err := r.nc.RequestWithContext(actx, "$JS.API.STREAM.INFO."+r.stream, nil)
+		acancel()
+		if err == nil {
+			var resp struct {
+				Created time.Time `json:"created"`
+				State   struct {
+					FirstSeq uint64 `json:"first_seq"`
+					LastSeq  uint64 `json:"last_seq"`
+				} `json:"state"`
+				Error *struct {
+					Code        int    `json:"code"`
+					Description string `json:"description"`
+				} `json:"error"`
+			}
+			switch err = json.Unmarshal(msg.Data, &resp); {
+			case err != nil:
+			case resp.Error != nil && resp.Error.Code == 503:
+				err = fmt.Errorf("%w: %s", errRetry, resp.Error.Description)
+			case resp.Error != nil:
+				return StreamState{}, fmt.Errorf("%w: %d %s", ErrStream, resp.Error.Code, resp.Error.Description)
+			default:
+				return StreamState{FirstSeq: resp.State.FirstSeq, LastSeq: resp.State.LastSeq, Created: resp.Created}, nil
+			}
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return StreamState{}, fmt.Errorf("%w: asking the stream leader: %v", ErrTimeout, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Epoch names a stream's incarnation for clients: cursors are meaningful
+// only within one epoch.
+func (s StreamState) Epoch() string { return s.Created.UTC().Format(time.RFC3339Nano) }
+
 // withDefaultTimeout gives ctx a 5 s deadline when it has none.
 func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
