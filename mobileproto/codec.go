@@ -285,6 +285,12 @@ func AppendError(dst []byte, e *Error) []byte {
 // EncodeTracking returns a tracking frame.
 func EncodeTracking(t Tracking) []byte { return encode(TypeTracking, t) }
 
+// EncodeDriverStatus returns a driver-status frame.
+func EncodeDriverStatus(d DriverStatus) []byte { return encode(TypeDriverStatus, d) }
+
+// EncodeSetInterval returns a set-interval frame.
+func EncodeSetInterval(s SetInterval) []byte { return encode(TypeSetInterval, s) }
+
 // EncodeRefreshed returns a refreshed frame.
 func EncodeRefreshed(r Refreshed) []byte { return encode(TypeRefreshed, r) }
 
@@ -332,6 +338,8 @@ type Frame struct {
 	Tracking  Tracking
 	Untracked Untracked
 	Refreshed Refreshed
+	Status    DriverStatus
+	Interval  SetInterval
 	Error     Error
 }
 
@@ -339,20 +347,25 @@ type Frame struct {
 type rawFrame struct {
 	Type string `json:"type"`
 	Location
-	Version   int    `json:"version"`
-	Role      Role   `json:"role"`
-	Client    string `json:"client"`
-	History   int    `json:"history"`
-	MaxFrame  int    `json:"max_frame"`
-	Duplicate bool   `json:"duplicate"`
-	ID        string `json:"id"`
-	Replayed  int    `json:"replayed"`
-	Code      Code   `json:"code"`
-	Message   string `json:"message"`
-	Expires   int64  `json:"expires"`
-	Complete  *bool  `json:"complete"`
-	Oldest    uint64 `json:"oldest"`
-	Epoch     string `json:"epoch"`
+	Version    int    `json:"version"`
+	Role       Role   `json:"role"`
+	Client     string `json:"client"`
+	History    int    `json:"history"`
+	MaxFrame   int    `json:"max_frame"`
+	Duplicate  bool   `json:"duplicate"`
+	ID         string `json:"id"`
+	Replayed   int    `json:"replayed"`
+	Code       Code   `json:"code"`
+	Message    string `json:"message"`
+	Expires    int64  `json:"expires"`
+	Complete   *bool  `json:"complete"`
+	Oldest     uint64 `json:"oldest"`
+	Epoch      string `json:"epoch"`
+	State      string `json:"state"`
+	Reason     string `json:"reason"`
+	Since      int64  `json:"since"`
+	LastFix    int64  `json:"last_fix"`
+	IntervalMs int64  `json:"interval_ms"`
 	// RetryAfter of an error.
 	RetryAfter int64 `json:"retry_after"`
 }
@@ -377,6 +390,10 @@ func DecodeFrame(data []byte) (Frame, error) {
 		f.Untracked = Untracked{Driver: r.Driver, ID: r.ID}
 	case TypeRefreshed:
 		f.Refreshed = Refreshed{ID: r.ID, Expires: r.Expires}
+	case TypeDriverStatus:
+		f.Status = DriverStatus{Driver: r.Driver, State: r.State, Reason: r.Reason, Since: r.Since, LastFix: r.LastFix}
+	case TypeSetInterval:
+		f.Interval = SetInterval{IntervalMs: r.IntervalMs, Reason: r.Reason}
 	case TypeError:
 		f.Error = Error{Code: r.Code, Message: r.Message, Seq: r.Seq, ID: r.ID, Driver: r.Driver, RetryAfter: r.RetryAfter}
 	}

@@ -23,6 +23,8 @@ const (
 	TypeTracking        = "tracking"
 	TypeUntracked       = "untracked"
 	TypeRefreshed       = "refreshed"
+	TypeDriverStatus    = "driver-status"
+	TypeSetInterval     = "set-interval"
 	TypeError           = "error"
 )
 
@@ -86,6 +88,34 @@ type Welcome struct {
 	// since the Unix epoch; absent (0) when it does not (development mode).
 	// Send refresh-token with a fresh token before then.
 	Expires int64 `json:"expires,omitempty"`
+}
+
+// DriverStatus tells a rider whether its driver is still coming: sent right
+// after tracking (so a late joiner knows at once) and whenever the
+// driver's state changes. It is about the driver; the rider's own
+// connection state is the client's to know (see PROTOCOL.md).
+type DriverStatus struct {
+	Driver string `json:"driver"`
+	// State is "online" (connected, fresh fixes), "stale" (connected, no
+	// fresh fix) or "offline" (not connected).
+	State string `json:"state"`
+	// Reason says why: "fix" (online), "no-fix" or "gps-stale" (stale),
+	// "disconnected", "silent" or "node-lost" (offline), "unknown" (the
+	// cluster has never seen the driver).
+	Reason string `json:"reason"`
+	// Since is when the driver entered the state (ms since the Unix epoch).
+	Since int64 `json:"since,omitempty"`
+	// LastFix is when the node received the driver's newest fix (ms), if any.
+	LastFix int64 `json:"last_fix,omitempty"`
+}
+
+// SetInterval asks a driver app to send a fix every IntervalMs
+// milliseconds: fast while someone watches the driver, slow while nobody
+// does (to spare the phone's battery).
+type SetInterval struct {
+	IntervalMs int64 `json:"interval_ms"`
+	// Reason is "watched" or "unwatched".
+	Reason string `json:"reason"`
 }
 
 // Refreshed confirms a refresh-token: the connection now lives until Expires
