@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -77,6 +78,8 @@ type Client struct {
 	err      error
 	timers   map[*time.Timer]struct{} // pending retracks; each counted in bg
 	bg       sync.WaitGroup           // retrack functions scheduled or running
+
+	interval atomic.Int64 // ms the node asked a driver to send at (0: not asked)
 
 	slots   chan struct{}
 	locs    chan Location
@@ -255,6 +258,11 @@ func (c *Client) Welcome() Welcome {
 	defer c.mu.Unlock()
 	return c.welcome
 }
+
+// Interval is how often the node last asked this driver to send a fix (0
+// when it has not asked): fast while someone watches the driver, slow
+// while nobody does. A driver app should send at this interval.
+func (c *Client) Interval() time.Duration { return time.Duration(c.interval.Load()) * time.Millisecond }
 
 // Locations returns the channel of received locations, live and replayed,
 // in the order the node sent them, each at most once. It is closed when the

@@ -209,6 +209,17 @@ func (c *Client) readLoop(ws *websocket.Conn) error {
 			c.answer(f.Untracked.ID, f)
 		case TypeRefreshed:
 			c.answer(f.Refreshed.ID, f)
+		case TypeDriverStatus:
+			if c.opts.onStatus != nil {
+				c.opts.onStatus(f.Status)
+			}
+		case TypeSetInterval:
+			if f.Interval.IntervalMs > 0 {
+				c.interval.Store(f.Interval.IntervalMs)
+				if c.opts.onInterval != nil {
+					c.opts.onInterval(f.Interval)
+				}
+			}
 		case TypeReceiveLocation:
 			if !c.accept(&f.Location) {
 				continue

@@ -27,6 +27,8 @@ type options struct {
 	reconnect     *ReconnectPolicy
 	onState       func(State)
 	onResume      func(Tracking)
+	onStatus      func(DriverStatus)
+	onInterval    func(SetInterval)
 	token         func(ctx context.Context) (string, error)
 	tokenRenews   bool // token is a source that can give a fresh token
 }
@@ -200,6 +202,27 @@ func WithReconnect(p ReconnectPolicy) Option {
 func OnResume(f func(Tracking)) Option {
 	return func(o *options) error {
 		o.onResume = f
+		return nil
+	}
+}
+
+// OnDriverStatus sets a function called with every driver-status frame:
+// whether a tracked driver is still coming (online, stale or offline, and
+// why). It runs on the client's read goroutine and must not block.
+func OnDriverStatus(f func(DriverStatus)) Option {
+	return func(o *options) error {
+		o.onStatus = f
+		return nil
+	}
+}
+
+// OnSetInterval sets a function called when the node asks the driver app
+// to send at another interval (fast while someone watches the driver, slow
+// while nobody does); Client.Interval says the latest. It runs on the
+// client's read goroutine and must not block.
+func OnSetInterval(f func(SetInterval)) Option {
+	return func(o *options) error {
+		o.onInterval = f
 		return nil
 	}
 }

@@ -148,6 +148,10 @@ func TestBusIdentities(t *testing.T) {
 		forbidden(nc, errs, role+" publishing a fix", func() error { return nc.Publish(fixstream.LocationSubject("canary"), forged) })
 		forbidden(nc, errs, role+" publishing on a live subject", func() error { return nc.Publish(fixstream.LiveSubject("canary"), forged) })
 		forbidden(nc, errs, role+" announcing a driver session", func() error { return nc.Publish(fixstream.SessionSubject("canary"), []byte(`{}`)) })
+		forbidden(nc, errs, role+" announcing a driver's status", func() error {
+			return nc.Publish(fixstream.StatusPrefix+"canary", []byte(`{"driver":"canary","state":"offline","reason":"disconnected","node":"n1","session":1}`))
+		})
+		forbidden(nc, errs, role+" posing as a node", func() error { return nc.Publish(fixstream.NodePrefix+"n9", []byte(`{"node":"n9"}`)) })
 		forbidden(nc, errs, role+" subscribing to everything", func() error { _, err := nc.Subscribe(">", func(*nats.Msg) {}); nc.Flush(); return err })
 		forbidden(nc, errs, role+" purging the stream", tryJS(nc, streamAPI+"PURGE."+node.StreamName, nil))
 		forbidden(nc, errs, role+" deleting the stream", tryJS(nc, streamAPI+"DELETE."+node.StreamName, nil))
@@ -219,6 +223,18 @@ func TestBusIdentities(t *testing.T) {
 	if _, err := ast.Consumer(ctx, testnode.AnalyticsConsumer); err != nil {
 		t.Fatalf("the analytics consumer is gone: %v", err)
 	}
+	// A malformed status (say, from a compromised operator tool) is
+	// dropped and counted, and the canary's own status still stands.
+	op, _ := busClient(t, n, s, testnode.Operator)
+	before := n.Stats().BusRejected
+	op.Publish(fixstream.StatusPrefix+"canary", []byte(`{"driver":"other","state":"gone"}`))
+	op.Flush()
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		if n.Stats().BusRejected == before {
+			return errf("a malformed status was not counted")
+		}
+		return nil
+	})
 	c.check("at the end")
 }
 
@@ -327,6 +343,9 @@ func TestForgedLiveMessages(t *testing.T) {
 				// Every frame must be one JSON object with one "type".
 				var keys map[string]json.RawMessage
 				f, derr := mobileproto.DecodeFrame(data)
+				if derr == nil && f.Type == mobileproto.TypeDriverStatus && f.Status.Driver == id && json.Unmarshal(data, &keys) == nil {
+					continue // the driver's liveness, not a fix
+				}
 				if json.Unmarshal(data, &keys) != nil || derr != nil || strings.Count(string(data), `"type"`) != 1 || f.Type != mobileproto.TypeReceiveLocation {
 					r.bad = append(r.bad, string(data))
 					continue

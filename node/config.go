@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/rtls-io/rtls/liveness"
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node/auth"
 	"github.com/rtls-io/rtls/node/busauth"
@@ -149,6 +150,18 @@ type Config struct {
 	// does not answer within two intervals is disconnected. Zero value
 	// means 25 seconds.
 	PingInterval time.Duration
+	// Liveness tunes when a connected driver is stale or taken for gone
+	// (see package liveness). Zero values mean 15 seconds and 2 minutes.
+	Liveness liveness.Thresholds
+	// FastInterval and SlowInterval are what a driver's app is asked to
+	// send a fix every (set-interval) while someone watches the driver and
+	// while nobody does. Zero values mean 1 and 15 seconds.
+	FastInterval, SlowInterval time.Duration
+	// PresenceEvery is how often the node evaluates its drivers' liveness
+	// and says it is alive; a node silent for three times as long is lost,
+	// and its drivers offline. Zero value means 1 second.
+	PresenceEvery time.Duration
+
 	// MaxInFlight bounds the fixes the node has published and not yet had
 	// an answer for, and, while the stream answers, those waiting for their
 	// turn: beyond them a driver is answered overloaded with a retry-after
@@ -272,6 +285,22 @@ func (c *Config) setDefaults() error {
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = 25 * time.Second
+	}
+	var err error
+	if c.Liveness, err = c.Liveness.WithDefaults(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	if c.FastInterval == 0 {
+		c.FastInterval = time.Second
+	}
+	if c.SlowInterval == 0 {
+		c.SlowInterval = 15 * time.Second
+	}
+	if c.PresenceEvery == 0 {
+		c.PresenceEvery = time.Second
+	}
+	if c.FastInterval < 0 || c.SlowInterval < c.FastInterval || c.PresenceEvery < 0 {
+		return fmt.Errorf("%w: intervals must be positive, the slow one no shorter than the fast one", ErrInvalidConfig)
 	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 512

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -41,6 +42,10 @@ type conn struct {
 	ws     *websocket.Conn
 	out    *outbox
 	lim    *rate.Limiter
+	// live is a driver connection's liveness (liveness.go).
+	live liveConn
+	// wasReplaced: a newer connection of the driver closed this one.
+	wasReplaced atomic.Bool
 	// fixes carries a driver's fixes to the stream in its order (nil for a
 	// rider until it sends; the publisher owns its state).
 	fixes *pubLane
@@ -228,6 +233,7 @@ func (c *conn) sendLocation(req *mobileproto.Request) {
 		c.sendError(&mobileproto.Error{Code: mobileproto.CodeInvalidLocation, Message: e.Msg, Seq: req.Fix.Seq, ID: req.ID})
 		return
 	}
+	c.fixed(now, req.Fix.TS)
 	rec := location.Record{Driver: c.who, Fix: req.Fix, Time: now.UnixMilli(), Node: n.cfg.Name}
 	data := location.AppendJSON(make([]byte, 0, 192), &rec)
 	seq, id := req.Fix.Seq, req.ID
@@ -270,6 +276,11 @@ func (c *conn) track(req *mobileproto.Request) {
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
 	w, err := c.n.hub.track(ctx, c, driver, req.ID, req.Track)
+	if err == nil {
+		// Whether the driver is still coming, at once: a late joiner
+		// need not wait for the next change.
+		c.out.push(&w.lane, frame{data: c.n.currentStatus(ctx, driver)})
+	}
 	if err != nil {
 		c.n.log.Warn("track failed", "driver", driver, "err", err)
 		e := c.n.wireError(err, "tracking "+driver)
@@ -304,6 +315,9 @@ func (c *conn) cleanup() {
 	c.cancel()
 	if c.fixes != nil {
 		c.n.pub.closeLane(c.fixes)
+	}
+	if c.role == mobileproto.RoleDriver {
+		c.disconnected(time.Now(), c.wasReplaced.Load())
 	}
 	for d, w := range c.watches {
 		c.n.hub.untrack(w)

@@ -187,6 +187,7 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	if id.Role == mobileproto.RoleDriver {
 		n.sessions.claim(c)
+		c.connected(time.Now())
 	}
 	go c.readLoop()
 	go c.writeLoop()

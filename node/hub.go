@@ -74,7 +74,10 @@ var _ streamReader = (*fixstream.Reader)(nil)
 
 type hub struct {
 	// epoch names the stream's incarnation (see fixstream.StreamState.Epoch).
-	epoch     func() string
+	epoch func() string
+	// onRoom, if set, is told when the node starts or stops having riders
+	// of a driver (so that the driver's app is asked to send faster).
+	onRoom    func(driver string, on bool)
 	log       *slog.Logger
 	nc        *nats.Conn
 	reader    streamReader
@@ -107,10 +110,11 @@ type hub struct {
 }
 
 type shard struct {
-	h     *hub
-	mu    sync.Mutex
-	rooms map[string]*room
-	ch    chan *nats.Msg
+	h       *hub
+	mu      sync.Mutex
+	rooms   map[string]*room
+	ch      chan *nats.Msg
+	pending map[*room]struct{} // rooms with a driver-status waiting for its turn
 }
 
 type room struct {
@@ -124,6 +128,9 @@ type room struct {
 	// leaderSeq is the driver's newest fix according to the stream leader
 	// when the room's subscription was made (clustered nodes only).
 	leaderSeq uint64
+
+	statusAt      time.Time // when the last driver-status went to the watchers
+	statusPending []byte    // a driver-status waiting for its turn (newest wins)
 
 	filling  bool      // a fill goroutine owns the backlog
 	backlog  []liveFix // live fixes that arrived during the fill, in order
@@ -151,10 +158,11 @@ func newHub(log *slog.Logger, nc *nats.Conn, reader streamReader, clustered bool
 	h := &hub{log: log, nc: nc, reader: reader, clustered: clustered, depth: depth, seed: maphash.MakeSeed()}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	for i := range h.shards {
-		sh := &shard{h: h, rooms: make(map[string]*room), ch: make(chan *nats.Msg, shardChanSize)}
+		sh := &shard{h: h, rooms: make(map[string]*room), ch: make(chan *nats.Msg, shardChanSize), pending: map[*room]struct{}{}}
 		h.shards[i] = sh
 		h.goroutine(sh.run)
 	}
+	h.goroutine(h.statusLoop)
 	return h
 }
 
@@ -263,6 +271,9 @@ func (sh *shard) acquire(driver string) *room {
 			r.err = err
 			close(r.ready)
 		} else {
+			if sh.h.onRoom != nil {
+				sh.h.onRoom(driver, true)
+			}
 			r.sub = sub
 			sh.h.subs.Add(1)
 			if !sh.h.goroutine(func() { sh.h.prepare(r) }) {
@@ -312,6 +323,63 @@ func (sh *shard) release(r *room) {
 	if r.sub != nil {
 		r.sub.Unsubscribe()
 		sh.h.subs.Add(-1)
+		if sh.h.onRoom != nil {
+			sh.h.onRoom(r.driver, false)
+		}
+	}
+	delete(sh.pending, r)
+}
+
+// status tells the watchers of driver its driver-status frame: at once, or
+// when statusEvery has passed since the last one (the newest waiting wins).
+func (h *hub) status(driver string, data []byte) {
+	sh := h.shard(driver)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	r := sh.rooms[driver]
+	if r == nil || r.closed {
+		return
+	}
+	now := time.Now()
+	if now.Sub(r.statusAt) >= statusEvery {
+		r.sendStatus(data, now)
+		return
+	}
+	r.statusPending = data
+	sh.pending[r] = struct{}{}
+}
+
+// sendStatus queues a driver-status to every watcher. The shard's lock is
+// held.
+func (r *room) sendStatus(data []byte, now time.Time) {
+	for _, w := range r.watches {
+		w.c.out.push(&w.lane, frame{data: data})
+	}
+	r.statusAt, r.statusPending = now, nil
+}
+
+// statusLoop sends the driver-status frames that waited for their turn.
+func (h *hub) statusLoop() {
+	t := time.NewTicker(statusEvery / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case now := <-t.C:
+			for _, sh := range h.shards {
+				sh.mu.Lock()
+				for r := range sh.pending {
+					if now.Sub(r.statusAt) >= statusEvery {
+						if !r.closed && r.statusPending != nil {
+							r.sendStatus(r.statusPending, now)
+						}
+						delete(sh.pending, r)
+					}
+				}
+				sh.mu.Unlock()
+			}
+		}
 	}
 }
 

@@ -69,6 +69,7 @@ type Node struct {
 	nextConn uint64
 	conns    sync.WaitGroup // reader and writer goroutines of every conn
 	sessions *sessions
+	presence *presenceState
 	proxies  []netip.Prefix
 	certs    *certReloader
 
@@ -202,6 +203,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.hub.epoch = n.Epoch
 	if n.sessions, err = newSessions(n); err != nil {
 		return fmt.Errorf("node %s: sessions: %w", n.cfg.Name, err)
+	}
+	if err := n.startPresence(); err != nil {
+		return fmt.Errorf("node %s: presence: %w", n.cfg.Name, err)
 	}
 	if err := n.listenHTTP(); err != nil {
 		return err
@@ -480,6 +484,9 @@ func (n *Node) Stats() Stats {
 		s.GapsLost = h.gapsLost.Load()
 		s.BusRejected = h.rejected.Load()
 	}
+	if p := n.presence; p != nil {
+		s.BusRejected += p.rejected.Load()
+	}
 	return s
 }
 
@@ -588,6 +595,7 @@ func (n *Node) stopAll(ctx context.Context) error {
 	}
 	n.cancelBase()
 	n.bg.Wait()
+	n.presence.stop()
 	n.sessions.stop()
 	if n.hub != nil {
 		n.hub.stop()

@@ -78,6 +78,24 @@ func (s *sessions) claim(c *conn) {
 	}
 }
 
+// get returns driver's connection on this node, or nil.
+func (s *sessions) get(driver string) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.drivers[driver]
+}
+
+// all returns the driver connections of this node.
+func (s *sessions) all() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.drivers))
+	for _, c := range s.drivers {
+		out = append(out, c)
+	}
+	return out
+}
+
 // release forgets c when it is still its driver's connection.
 func (s *sessions) release(c *conn) {
 	s.mu.Lock()
@@ -113,6 +131,7 @@ func (s *sessions) onAnnounce(m *nats.Msg) {
 
 // replaced closes a driver's connection that a newer one replaced.
 func (c *conn) replaced() {
+	c.wasReplaced.Store(true)
 	c.n.log.Info("driver connected again; closing its older connection", "driver", c.who, "addr", c.addr)
 	c.sendError(mobileproto.Errorf(mobileproto.CodeSessionReplaced, "driver %s connected again elsewhere; this connection is closed", c.who))
 	c.shutdown(mobileproto.CloseSessionReplaced, "replaced by a newer connection")

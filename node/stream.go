@@ -60,6 +60,25 @@ func (n *Node) streamConfig() jetstream.StreamConfig {
 	}
 }
 
+// presenceConfig is the stream that keeps every driver's newest status.
+func (n *Node) presenceConfig() jetstream.StreamConfig {
+	loc := n.streamConfig()
+	return jetstream.StreamConfig{
+		Name:              fixstream.PresenceStream,
+		Description:       "rtls: the newest status of every driver",
+		Subjects:          []string{fixstream.StatusPrefix + "*"},
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		Storage:           loc.Storage,
+		Replicas:          loc.Replicas,
+		MaxMsgsPerSubject: 1,
+		MaxAge:            loc.MaxAge,
+		AllowDirect:       true,
+		MaxConsumers:      maxConsumers,
+		ConsumerLimits:    loc.ConsumerLimits,
+	}
+}
+
 // maxConsumers bounds the consumers of the stream.
 const maxConsumers = 1000
 
@@ -70,7 +89,15 @@ const errCodeNoSuitablePeers jetstream.ErrorCode = 10005
 // JetStream answers nothing until a meta leader exists, so it first waits for
 // one, and every call has a short timeout and is retried until ctx ends.
 func (n *Node) ensureStream(ctx context.Context) error {
-	cfg := n.streamConfig()
+	for _, cfg := range []jetstream.StreamConfig{n.streamConfig(), n.presenceConfig()} {
+		if err := n.ensureOne(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *Node) ensureOne(ctx context.Context, cfg jetstream.StreamConfig) error {
 	var last error
 	for attempt := 0; ; attempt++ {
 		if n.srv.JetStreamIsCurrent() {
@@ -82,7 +109,7 @@ func (n *Node) ensureStream(ctx context.Context) error {
 			// the meta leader may not have seen every peer yet.
 			var apiErr *jetstream.APIError
 			if errors.As(last, &apiErr) && apiErr.Code == 400 && apiErr.ErrorCode != errCodeNoSuitablePeers {
-				return fmt.Errorf("configure stream %s: %w", StreamName, last)
+				return fmt.Errorf("configure stream %s: %w", cfg.Name, last)
 			}
 			n.log.Debug("stream not ready yet", "attempt", attempt, "err", last)
 		} else {
@@ -90,7 +117,7 @@ func (n *Node) ensureStream(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("configure stream %s: %w (last error: %v)", StreamName, ctx.Err(), last)
+			return fmt.Errorf("configure stream %s: %w (last error: %v)", cfg.Name, ctx.Err(), last)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -113,10 +140,14 @@ func (n *Node) createOrUpdateStream(ctx context.Context, cfg jetstream.StreamCon
 	return err
 }
 
+func sameRePublish(a, b *jetstream.RePublish) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
 func sameStreamConfig(have, want jetstream.StreamConfig) bool {
 	return slices.Equal(have.Subjects, want.Subjects) && have.Storage == want.Storage && have.Replicas == want.Replicas &&
 		have.MaxMsgsPerSubject == want.MaxMsgsPerSubject && have.MaxAge == want.MaxAge && have.Duplicates == want.Duplicates &&
-		have.AllowDirect == want.AllowDirect && have.RePublish != nil && *have.RePublish == *want.RePublish &&
+		have.AllowDirect == want.AllowDirect && sameRePublish(have.RePublish, want.RePublish) &&
 		have.Discard == want.Discard && have.Retention == want.Retention &&
 		have.MaxConsumers == want.MaxConsumers && have.ConsumerLimits == want.ConsumerLimits
 }
@@ -166,6 +197,14 @@ func (n *Node) guardStream() {
 func (n *Node) checkStream(failures int) int {
 	ctx, cancel := context.WithTimeout(n.base, 2*time.Second)
 	defer cancel()
+	// The presence stream only needs to exist: statuses are announced again
+	// by their nodes.
+	if _, err := n.js.Stream(ctx, fixstream.PresenceStream); errors.Is(err, jetstream.ErrStreamNotFound) {
+		n.log.Error("PRESENCE STREAM MISSING (deleted?); creating it again", "stream", fixstream.PresenceStream)
+		if err := n.createOrUpdateStream(ctx, n.presenceConfig()); err != nil {
+			n.log.Error("could not create the presence stream again", "err", err)
+		}
+	}
 	want := n.streamConfig()
 	s, err := n.js.Stream(ctx, StreamName)
 	if err == nil {

@@ -19,6 +19,21 @@ const (
 	// connection, so that older ones elsewhere are closed.
 	SessionPrefix = "rtls.session."
 
+	// PresenceStream keeps every driver's newest status (StatusPrefix +
+	// driver), so that a node or a dashboard that starts knows it.
+	PresenceStream = "PRESENCE"
+	// StatusPrefix + driver is where the node a driver is connected to
+	// announces the driver's liveness (package liveness) when it changes.
+	StatusPrefix = "rtls.status."
+	// NodePrefix + node is where each node says, every second, that it is
+	// alive: a driver whose node falls silent is offline (node-lost).
+	NodePrefix = "rtls.node."
+	// WatchPrefix + driver is where riders' nodes and dashboards say that
+	// someone watches a driver (or no longer does), so that the driver's
+	// node asks its app for fast or slow updates; WatchPrefix + "refresh."
+	// + watcher carries a watcher's whole list now and then.
+	WatchPrefix = "rtls.watch."
+
 	// SequenceHeader carries a fix's stream sequence (its cursor).
 	SequenceHeader = "Nats-Sequence"
 	// LastSequenceHeader carries the sequence of the driver's previous fix

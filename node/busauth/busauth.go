@@ -9,8 +9,9 @@
 //   - the node: an nkey made at start that never leaves the process,
 //     allowed only in-process; the only publisher of rtls.loc.> and
 //     rtls.session.>, the only manager of the LOCATIONS stream;
-//   - dispatcher: subscribes to rtls.live.>, reads the stream (direct
-//     gets, stream info, ordered consumers), nothing else;
+//   - dispatcher: subscribes to rtls.live.>, rtls.status.> and
+//     rtls.node.>, reads the streams (direct gets, stream info, ordered
+//     consumers), and says which driver it watches (rtls.watch.<driver>);
 //   - analytics: creates and reads its own durable consumer (a name given
 //     in the configuration) and nothing else;
 //   - operator (none unless configured): everything, including purging,
@@ -153,8 +154,16 @@ var stream = fixstream.StreamName
 // nothing else: account and stream info, direct and leader gets, and
 // ephemeral ordered consumers (created, read, asked about).
 func readStream() []string {
+	p := fixstream.PresenceStream
 	return []string{
 		"$JS.API.INFO",
+		"$JS.API.STREAM.INFO." + p,
+		"$JS.API.DIRECT.GET." + p,
+		"$JS.API.DIRECT.GET." + p + ".>",
+		"$JS.API.CONSUMER.CREATE." + p + ".*",
+		"$JS.API.CONSUMER.CREATE." + p + ".*.>",
+		"$JS.API.CONSUMER.INFO." + p + ".*",
+		"$JS.API.CONSUMER.MSG.NEXT." + p + ".*",
 		"$JS.API.STREAM.INFO." + stream,
 		"$JS.API.STREAM.MSG.GET." + stream,
 		"$JS.API.DIRECT.GET." + stream,
@@ -166,13 +175,17 @@ func readStream() []string {
 	}
 }
 
-// DispatcherPermissions: live fixes and reads of the stream. No publish to
-// rtls.>, no stream management, no consumer deletion (an ordered consumer
-// is ephemeral and goes away by itself), no durable consumers.
+// DispatcherPermissions: live fixes, drivers' statuses and nodes'
+// heartbeats, reads of the streams, and watching a driver (a selected
+// driver is asked to send fast). No other publish, no stream management,
+// no consumer deletion (an ordered consumer is ephemeral and goes away by
+// itself).
 func DispatcherPermissions() *server.Permissions {
 	return &server.Permissions{
-		Publish:   &server.SubjectPermission{Allow: readStream(), Deny: []string{"$JS.API.CONSUMER.DURABLE.>"}},
-		Subscribe: &server.SubjectPermission{Allow: []string{fixstream.LivePrefix + ">", "_INBOX.>"}},
+		Publish: &server.SubjectPermission{Allow: append(readStream(), fixstream.WatchPrefix+"*"), Deny: []string{"$JS.API.CONSUMER.DURABLE.>"}},
+		Subscribe: &server.SubjectPermission{Allow: []string{
+			fixstream.LivePrefix + ">", fixstream.StatusPrefix + ">", fixstream.NodePrefix + ">", "_INBOX.>",
+		}},
 	}
 }
 

@@ -1,0 +1,130 @@
+package presence
+
+import (
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/rtls-io/rtls/internal/fixstream"
+	"github.com/rtls-io/rtls/location"
+)
+
+// Nodes sends this node's heartbeat every interval and follows the other
+// nodes': one silent for lostAfter is lost, and so are the drivers it said
+// it had.
+type Nodes struct {
+	nc        *nats.Conn
+	name      string
+	every     time.Duration
+	lostAfter time.Duration
+	log       *slog.Logger
+	onLost    func(node string, at time.Time)
+	started   time.Time
+
+	mu   sync.Mutex
+	seen map[string]time.Time
+	lost map[string]time.Time
+
+	sub  *nats.Subscription
+	quit chan struct{}
+	wg   sync.WaitGroup
+}
+
+type heartbeat struct {
+	Node string `json:"node"`
+	At   int64  `json:"at"`
+}
+
+// StartNodes starts the heartbeat of node name; onLost, if set, is called
+// (without locks held, from the heartbeat goroutine) when a node is lost.
+func StartNodes(nc *nats.Conn, name string, every, lostAfter time.Duration, log *slog.Logger, onLost func(node string, at time.Time)) (*Nodes, error) {
+	n := &Nodes{nc: nc, name: name, every: every, lostAfter: lostAfter, log: log, onLost: onLost,
+		started: time.Now(), seen: map[string]time.Time{}, lost: map[string]time.Time{}, quit: make(chan struct{})}
+	sub, err := nc.Subscribe(fixstream.NodePrefix+"*", n.onHeartbeat)
+	if err != nil {
+		return nil, err
+	}
+	n.sub = sub
+	n.beat()
+	n.wg.Add(1)
+	go n.loop()
+	return n, nil
+}
+
+// Stop stops the heartbeat and waits for its goroutine.
+func (n *Nodes) Stop() {
+	n.sub.Unsubscribe()
+	close(n.quit)
+	n.wg.Wait()
+}
+
+func (n *Nodes) beat() {
+	data, _ := json.Marshal(heartbeat{Node: n.name, At: time.Now().UnixMilli()})
+	n.nc.Publish(fixstream.NodePrefix+n.name, data)
+}
+
+func (n *Nodes) onHeartbeat(m *nats.Msg) {
+	name := m.Subject[len(fixstream.NodePrefix):]
+	var h heartbeat
+	if !location.ValidID(name) || json.Unmarshal(m.Data, &h) != nil || h.Node != name {
+		n.log.Debug("dropped an invalid node heartbeat", "subject", m.Subject)
+		return
+	}
+	n.mu.Lock()
+	n.seen[name] = time.Now()
+	if _, was := n.lost[name]; was {
+		delete(n.lost, name)
+		n.log.Info("node is back", "node", name)
+	}
+	n.mu.Unlock()
+}
+
+func (n *Nodes) loop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.quit:
+			return
+		case now := <-t.C:
+			n.beat()
+			var lost []string
+			n.mu.Lock()
+			for name, at := range n.seen {
+				if _, was := n.lost[name]; !was && name != n.name && now.Sub(at) > n.lostAfter {
+					n.lost[name] = at
+					lost = append(lost, name)
+				}
+			}
+			n.mu.Unlock()
+			for _, name := range lost {
+				n.log.Warn("node lost: it fell silent", "node", name)
+				if n.onLost != nil {
+					n.onLost(name, n.LostAt(name))
+				}
+			}
+		}
+	}
+}
+
+// LostAt says since when node is lost (its last heartbeat), or zero while
+// it is alive. A node never heard of is lost since this one started, once
+// it has had the time to hear it.
+func (n *Nodes) LostAt(node string) time.Time {
+	if node == n.name {
+		return time.Time{}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if at, ok := n.lost[node]; ok {
+		return at
+	}
+	if _, ok := n.seen[node]; !ok && time.Since(n.started) > n.lostAfter {
+		return n.started
+	}
+	return time.Time{}
+}
