@@ -29,9 +29,12 @@ type Config struct {
 	URLs []string
 	// Drivers is how many drivers to simulate. Zero value means 300.
 	Drivers int
-	// Interval is the time between two fixes of one driver. Zero value
-	// means 1 second.
-	Interval time.Duration
+	// Interval is the time between two fixes of one driver, until its node
+	// asks for another (set-interval: fast while someone watches the
+	// driver, slow while nobody does), which the simulated apps obey unless
+	// FixedInterval. Zero value means 1 second.
+	Interval      time.Duration
+	FixedInterval bool
 	// City shapes the streets; its Seed also seeds the drivers.
 	City CityConfig
 	// IDPrefix + a number is each driver's id. Zero value means "sim-".
@@ -154,6 +157,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 			url:     cfg.URLs[i%len(cfg.URLs)],
 			vehicle: f.city.NewVehicle(seeds.Uint64(), cfg.MinSpeed, cfg.MaxSpeed),
 			phase:   time.Duration(seeds.Int64N(int64(cfg.Interval) + 1)),
+			asked:   make(chan struct{}, 1),
 			quiet:   -1,
 		}
 		if seeds.Float64() < cfg.Quiet {
@@ -195,6 +199,8 @@ type simDriver struct {
 	vehicle *Vehicle
 	phase   time.Duration
 	quiet   int // fixes to send before going quiet; -1 for never
+	// asked wakes drive when the node asks for another interval.
+	asked chan struct{}
 }
 
 // run connects, sends a fix every Interval, and reconnects with backoff.
@@ -218,7 +224,12 @@ func (d *simDriver) run(ctx context.Context) {
 			backoff = min(2*backoff, 5*time.Second)
 		}
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c, err := mobileproto.Dial(dctx, d.url, f.identity(d.id))
+		c, err := mobileproto.Dial(dctx, d.url, f.identity(d.id), mobileproto.OnSetInterval(func(mobileproto.SetInterval) {
+			select {
+			case d.asked <- struct{}{}:
+			default:
+			}
+		}))
 		cancel()
 		if err != nil {
 			f.log.Debug("driver connect", "driver", d.id, "err", err)
@@ -239,8 +250,9 @@ func (d *simDriver) run(ctx context.Context) {
 // drive sends fixes on c until ctx ends (nil) or the connection fails.
 func (d *simDriver) drive(ctx context.Context, c *mobileproto.Client) error {
 	f := d.fleet
-	tick := time.NewTicker(f.cfg.Interval)
-	defer tick.Stop()
+	wait := time.NewTimer(f.cfg.Interval)
+	defer wait.Stop()
+	last := time.Now()
 	var pending []*mobileproto.Pending
 	for {
 		// Count the answers that have arrived, keep waiting for the others.
@@ -272,14 +284,37 @@ func (d *simDriver) drive(ctx context.Context, c *mobileproto.Client) error {
 			f.sent.Add(1)
 			pending = append(pending, p)
 		}
+		sentAt := time.Now()
+		if err := d.pause(ctx, c, wait, sentAt); err != nil || ctx.Err() != nil {
+			return err
+		}
+		now := time.Now()
+		d.vehicle.Step(now.Sub(last).Seconds())
+		last = now
+	}
+}
+
+// pause waits until the next fix is due: Interval after sentAt, or what
+// the node asked for (set-interval) unless FixedInterval. A new request
+// while waiting moves the due time, as a real app's location timer would.
+// It returns nil when ctx ends (the caller checks) and the connection's
+// error when it fails.
+func (d *simDriver) pause(ctx context.Context, c *mobileproto.Client, wait *time.Timer, sentAt time.Time) error {
+	for {
+		interval := d.fleet.cfg.Interval
+		if iv := c.Interval(); iv > 0 && !d.fleet.cfg.FixedInterval {
+			interval = iv
+		}
+		wait.Reset(max(0, time.Until(sentAt.Add(interval))))
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-c.Done():
 			return c.Err()
-		case <-tick.C:
+		case <-d.asked:
+		case <-wait.C:
+			return nil
 		}
-		d.vehicle.Step(f.cfg.Interval.Seconds())
 	}
 }
 

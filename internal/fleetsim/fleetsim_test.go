@@ -16,6 +16,7 @@ import (
 	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/internal/testnode"
 	"github.com/rtls-io/rtls/location"
+	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node"
 )
 
@@ -137,12 +138,15 @@ func testFleetThroughNode(t *testing.T, tokens bool) {
 	var secrets *testnode.Secrets
 	var n *node.Node
 	busOpts := []nats.Option{}
+	// Nobody watches these drivers; the node asks them for what the test
+	// sends anyway.
+	every := func(c *node.Config) { c.FastInterval, c.SlowInterval = 20*time.Millisecond, 20*time.Millisecond }
 	if tokens {
 		secrets = testnode.NewSecrets(t)
-		n = testnode.Start(t, secrets.Configure)
+		n = testnode.Start(t, secrets.Configure, every)
 		busOpts = append(busOpts, secrets.NATS(testnode.Dispatcher))
 	} else {
-		n = testnode.Start(t)
+		n = testnode.Start(t, every)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -226,7 +230,7 @@ func TestQuietDriversFallSilent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const drivers, interval, after = 3, 10 * time.Millisecond, 50 * time.Millisecond
-	fleet, err := Start(ctx, Config{URLs: []string{n.WebSocketURL()}, Drivers: drivers, Interval: interval, Quiet: 1, QuietAfter: after})
+	fleet, err := Start(ctx, Config{URLs: []string{n.WebSocketURL()}, Drivers: drivers, Interval: interval, FixedInterval: true, Quiet: 1, QuietAfter: after})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,5 +248,64 @@ func TestQuietDriversFallSilent(t *testing.T) {
 		if s := fleet.Stats(); s.Sent > most {
 			t.Fatalf("quiet drivers sent %d fixes, at most %d expected", s.Sent, most)
 		}
+	}
+}
+
+// The simulated apps do what the node asks: a driver somebody watches
+// sends at the fast interval, the others at the slow one, and a driver
+// switches as soon as a rider starts watching it.
+func TestDriversObeyTheNode(t *testing.T) {
+	n := testnode.Start(t, func(c *node.Config) { c.FastInterval, c.SlowInterval = 20*time.Millisecond, time.Hour })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, err := nats.Connect(n.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var mu sync.Mutex
+	stored := map[string]int{}
+	if _, err := nc.Subscribe(fixstream.LivePrefix+"*", func(m *nats.Msg) {
+		mu.Lock()
+		stored[m.Subject[len(fixstream.LivePrefix):]]++
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	count := func(id string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return stored[id]
+	}
+	// A second's interval until told otherwise: long enough that a driver
+	// that ignored the node would be caught sending too few.
+	fleet, err := Start(ctx, Config{URLs: []string{n.WebSocketURL()}, Drivers: 2, Interval: time.Second, IDPrefix: "o-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Stop()
+	checkFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if s := fleet.Stats(); s.Connected != 2 || count("o-0") == 0 || count("o-1") == 0 {
+			return fmt.Errorf("stats %+v, stored %d and %d", s, count("o-0"), count("o-1"))
+		}
+		return nil
+	})
+	rider := testnode.Dial(t, n.WebSocketURL(), "rider", "r-1")
+	if _, err := rider.Track(ctx, "o-0", mobileproto.TrackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// 50 fixes at 20 ms is a second; at the start interval it would take 50.
+	before := count("o-1")
+	checkFor(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if c := count("o-0"); c < 50 {
+			return fmt.Errorf("watched driver: %d fixes stored", c)
+		}
+		return nil
+	})
+	if c := count("o-1"); c != before {
+		t.Fatalf("the unwatched driver, asked for one fix an hour, sent %d more", c-before)
 	}
 }
