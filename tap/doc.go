@@ -22,7 +22,7 @@
 // skipped by its cursor (the stream sequence, written on every line):
 // Append reads the last cursor of an existing output, and the tap skips
 // every fix at or below it. That needs the output in stream order, which
-// the tap keeps: see Tap.Run and the README.
+// the tap keeps (package tap's README says how).
 //
 // # Retention
 //
