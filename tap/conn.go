@@ -35,6 +35,7 @@ func (t *Tap) natsOptions(fail func(error)) ([]nats.Option, error) {
 				t.log.Warn("disconnected; reconnecting", "err", err)
 			}
 		}),
+		nats.ConnectHandler(func(nc *nats.Conn) { t.log.Info("connected", "url", nc.ConnectedUrlRedacted()) }),
 		nats.ReconnectHandler(func(nc *nats.Conn) { t.log.Info("reconnected", "url", nc.ConnectedUrlRedacted()) }),
 		nats.ClosedHandler(func(nc *nats.Conn) {
 			fail(fmt.Errorf("%w: %v", ErrClosed, nc.LastError()))

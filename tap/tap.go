@@ -2,6 +2,7 @@ package tap
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -105,7 +106,7 @@ func (t *Tap) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	t.log.Info("tap starting", "urls", strings.Join(t.cfg.URLs, ","), "consumer", t.cfg.Consumer, "format", t.cfg.Format, "after", t.last)
+	t.log.Info("tap starting", "consumer", t.cfg.Consumer, "format", t.cfg.Format, "after", t.last)
 	if err := t.consume(ctx, js); err != nil {
 		return err
 	}
@@ -189,18 +190,8 @@ func (t *Tap) collect(batch jetstream.MessageBatch, next *uint64) (msgs []delive
 		msgs = append(msgs, delivery{msg: m, cursor: meta.Sequence.Stream})
 	}
 	// Redeliveries come first and in order; sorting is cheap insurance.
-	slices.SortStableFunc(msgs, func(a, b delivery) int { return cmpUint(a.cursor, b.cursor) })
+	slices.SortStableFunc(msgs, func(a, b delivery) int { return cmp.Compare(a.cursor, b.cursor) })
 	return msgs, gap
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // write writes a batch's new fixes, flushes and syncs the output, and
