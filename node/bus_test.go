@@ -214,6 +214,19 @@ func TestBusIdentities(t *testing.T) {
 	if err := msg.DoubleAck(ctx); err != nil {
 		t.Fatalf("acknowledging: %v", err)
 	}
+	// The dispatcher can neither change it (an hour's ack wait would stall
+	// the tap) nor take its fixes.
+	short3, cancelShort3 := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelShort3()
+	if _, err := st.CreateOrUpdateConsumer(short3, jetstream.ConsumerConfig{Durable: testnode.AnalyticsConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Hour}); err == nil {
+		t.Fatal("the dispatcher changed the analytics consumer")
+	}
+	if ci, err := ast.Consumer(ctx, testnode.AnalyticsConsumer); err != nil || ci.CachedInfo().Config.AckWait == time.Hour {
+		t.Fatalf("the analytics consumer after the dispatcher's attempt: %v", err)
+	}
+	if m, err := nc.Request("$JS.API.CONSUMER.MSG.NEXT."+node.StreamName+"."+testnode.AnalyticsConsumer, []byte(`{"batch":1,"expires":500000000}`), time.Second); err == nil {
+		t.Fatalf("the dispatcher read the analytics consumer: %s %q", m.Header, m.Data)
+	}
 	// Nobody but an operator deletes it.
 	short2, cancelShort2 := context.WithTimeout(ctx, 2*time.Second)
 	defer cancelShort2()

@@ -123,8 +123,12 @@ func Apply(opts *server.Options, c Config, node NodeKey) {
 		Nkey:                   node.Public,
 		AllowedConnectionTypes: map[string]struct{}{jwt.ConnectionTypeInProcess: {}},
 	})
+	var taps []string
+	for _, a := range c.Analytics {
+		taps = append(taps, a.Consumer)
+	}
 	for _, k := range c.Dispatchers {
-		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: k, Permissions: DispatcherPermissions()})
+		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: k, Permissions: DispatcherPermissions(taps...)})
 	}
 	for _, a := range c.Analytics {
 		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: a.NKey, Permissions: AnalyticsPermissions(a.Consumer)})
@@ -179,10 +183,22 @@ func readStream() []string {
 // heartbeats, reads of the streams, and watching a driver (a selected
 // driver is asked to send fast). No other publish, no stream management,
 // no consumer deletion (an ordered consumer is ephemeral and goes away by
-// itself).
-func DispatcherPermissions() *server.Permissions {
+// itself). The analytics consumers are out of its reach: it can neither
+// create, change, ask about nor read them, so it cannot steal a tap's
+// fixes or slow it down (an ack wait of an hour, say).
+func DispatcherPermissions(analyticsConsumers ...string) *server.Permissions {
+	deny := []string{"$JS.API.CONSUMER.DURABLE.>"}
+	for _, c := range analyticsConsumers {
+		c = stream + "." + c
+		deny = append(deny,
+			"$JS.API.CONSUMER.CREATE."+c,
+			"$JS.API.CONSUMER.CREATE."+c+".>",
+			"$JS.API.CONSUMER.INFO."+c,
+			"$JS.API.CONSUMER.MSG.NEXT."+c,
+		)
+	}
 	return &server.Permissions{
-		Publish: &server.SubjectPermission{Allow: append(readStream(), fixstream.WatchPrefix+"*"), Deny: []string{"$JS.API.CONSUMER.DURABLE.>"}},
+		Publish: &server.SubjectPermission{Allow: append(readStream(), fixstream.WatchPrefix+"*"), Deny: deny},
 		Subscribe: &server.SubjectPermission{Allow: []string{
 			fixstream.LivePrefix + ">", fixstream.StatusPrefix + ">", fixstream.NodePrefix + ">", "_INBOX.>",
 		}},
