@@ -99,7 +99,8 @@ type DriverStatus struct {
 	// State is "online" (connected, fresh fixes), "stale" (connected, no
 	// fresh fix) or "offline" (not connected).
 	State string `json:"state"`
-	// Reason says why: "fix" (online), "no-fix" or "gps-stale" (stale),
+	// Reason says why: "connected" (online, no fix yet) or "fix" (online),
+	// "no-fix" or "gps-stale" (stale),
 	// "disconnected", "silent" or "node-lost" (offline), "unknown" (the
 	// cluster has never seen the driver).
 	Reason string `json:"reason"`
