@@ -37,9 +37,9 @@ type Spec struct {
 var ErrInvalidSpec = errors.New("cluster: invalid spec")
 
 // Plan returns the configuration of every node of the cluster. Each node
-// gets free ports reserved from the operating system for its WebSocket edge,
-// its NATS client port and its route port (the same ports are reused when a
-// node restarts), and routes to every node.
+// gets free ports reserved from the operating system for its WebSocket
+// edge, its NATS client port, its route port and its admin listener (the
+// same ports are reused when a node restarts), and routes to every node.
 func Plan(s Spec) ([]node.Config, error) {
 	if s.Size == 0 {
 		s.Size = 3
@@ -56,7 +56,7 @@ func Plan(s Spec) ([]node.Config, error) {
 	if s.DataDir == "" {
 		return nil, fmt.Errorf("%w: no data dir", ErrInvalidSpec)
 	}
-	ports, err := freePorts(s.Host, 3*s.Size)
+	ports, err := freePorts(s.Host, 4*s.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func Plan(s Spec) ([]node.Config, error) {
 	var routes []string
 	if s.Size > 1 {
 		for i := 0; i < s.Size; i++ {
-			routes = append(routes, "nats://"+addr(ports[3*i+2]))
+			routes = append(routes, "nats://"+addr(ports[4*i+2]))
 		}
 	}
 	cfgs := make([]node.Config, s.Size)
@@ -73,12 +73,13 @@ func Plan(s Spec) ([]node.Config, error) {
 		c := node.Config{
 			Name:       name,
 			DataDir:    filepath.Join(s.DataDir, name),
-			HTTPAddr:   addr(ports[3*i]),
-			ClientAddr: addr(ports[3*i+1]),
+			HTTPAddr:   addr(ports[4*i]),
+			ClientAddr: addr(ports[4*i+1]),
+			AdminAddr:  addr(ports[4*i+3]),
 		}
 		if s.Size > 1 {
 			c.ClusterName = s.Name
-			c.ClusterAddr = addr(ports[3*i+2])
+			c.ClusterAddr = addr(ports[4*i+2])
 			c.Routes = routes
 		}
 		if s.Node != nil {

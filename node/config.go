@@ -50,6 +50,19 @@ type Config struct {
 	// port; "127.0.0.1:0" picks a free one.
 	ClientAddr string
 
+	// AdminAddr is the listen address of the admin endpoints: Prometheus
+	// metrics at /metrics, the node's status at /v1/status, and /healthz,
+	// /readyz. They are apart from the edge because the edge faces the
+	// internet and these do not: they show the cluster's inner state.
+	// Zero value means no admin listener; "127.0.0.1:0" picks a free port.
+	// In production (token authentication) an address other than loopback
+	// needs AdminToken.
+	AdminAddr string
+	// AdminToken, when set, is the bearer token every admin request must
+	// carry ("Authorization: Bearer <token>"; Prometheus's
+	// authorization.credentials_file).
+	AdminToken string
+
 	// ClusterName names the NATS cluster. Zero value means "rtls".
 	ClusterName string
 	// ClusterAddr is the listen address for routes from the other nodes.
@@ -335,6 +348,9 @@ func (c *Config) secureByDefault() error {
 	if c.ClusterAddr != "" && c.Bus.RouteUser == "" {
 		return fmt.Errorf("%w: the routes would accept any server that knows the cluster name: give every node the same route user and password (bus { routes { user, password } })", ErrInsecure)
 	}
+	if c.AdminAddr != "" && !loopback(c.AdminAddr) && c.AdminToken == "" {
+		return fmt.Errorf("%w: the admin endpoints on %s would show the cluster's state to anyone who can reach them: give them a token (admin { token_file }) or listen on 127.0.0.1", ErrInsecure, c.AdminAddr)
+	}
 	if c.ClientAddr != "" && !loopback(c.ClientAddr) && !c.ClientTLS.set() {
 		return fmt.Errorf("%w: the NATS client port %s would carry fixes and credentials in clear text: give it a certificate (bus { tls { cert, key } }) or listen on 127.0.0.1", ErrInsecure, c.ClientAddr)
 	}
@@ -364,7 +380,7 @@ func (c *Config) validate() error {
 	if c.Storage != FileStorage && c.Storage != MemoryStorage {
 		return bad("storage %q: use %q or %q", c.Storage, FileStorage, MemoryStorage)
 	}
-	for _, a := range []struct{ name, addr string }{{"http addr", c.HTTPAddr}, {"client addr", c.ClientAddr}, {"cluster addr", c.ClusterAddr}} {
+	for _, a := range []struct{ name, addr string }{{"http addr", c.HTTPAddr}, {"admin addr", c.AdminAddr}, {"client addr", c.ClientAddr}, {"cluster addr", c.ClusterAddr}} {
 		if a.addr == "" {
 			continue
 		}
@@ -401,6 +417,8 @@ func (c *Config) validate() error {
 		return bad("connection limits must be positive, or -1 for none")
 	case c.IdleTimeout < 0 || c.HeaderTimeout < 0:
 		return bad("HTTP timeouts must be positive")
+	case c.AdminToken != "" && len(c.AdminToken) < 16:
+		return bad("admin token: at least 16 characters, so that it cannot be guessed")
 	case c.MaxFrameBytes < 256:
 		return bad("max frame bytes %d: must be at least 256", c.MaxFrameBytes)
 	case c.MaxTracked < 1:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -21,11 +22,17 @@ import (
 // variables); cluster/example/n1.conf is a commented example. Keys are
 // checked: an unknown key is an error, so a typo does not go unnoticed.
 type File struct {
-	Name           string      `json:"name,omitempty"`
-	DataDir        string      `json:"data_dir,omitempty"`
-	Storage        string      `json:"storage,omitempty"`
-	HTTP           string      `json:"http,omitempty"`
-	NATS           string      `json:"nats,omitempty"`
+	Name    string `json:"name,omitempty"`
+	DataDir string `json:"data_dir,omitempty"`
+	Storage string `json:"storage,omitempty"`
+	HTTP    string `json:"http,omitempty"`
+	NATS    string `json:"nats,omitempty"`
+	Admin   struct {
+		// Listen is the admin listener (/metrics, /v1/status).
+		Listen string `json:"listen,omitempty"`
+		// TokenFile holds the bearer token admin requests must carry.
+		TokenFile string `json:"token_file,omitempty"`
+	} `json:"admin"`
 	Auth           AuthSection `json:"auth"`
 	Bus            BusSection  `json:"bus"`
 	TLS            TLSSection  `json:"tls"`
@@ -211,6 +218,7 @@ func FileFor(cfg Config, logLevel string) *File {
 		History: cfg.History, MaxAge: duration(cfg.MaxAge), DuplicateWindow: duration(cfg.DuplicateWindow), Replicas: cfg.Replicas,
 	}
 	f.Cluster.Name, f.Cluster.Listen, f.Cluster.Routes = cfg.ClusterName, cfg.ClusterAddr, cfg.Routes
+	f.Admin.Listen = cfg.AdminAddr // a token cannot be written down: set f.Admin.TokenFile
 	f.Web.Tiles, f.Web.Attribution = cfg.Web.Tiles, cfg.Web.Attribution
 	f.Bus.Dispatchers, f.Bus.Operators = cfg.Bus.Dispatchers, cfg.Bus.Operators
 	for _, a := range cfg.Bus.Analytics {
@@ -238,6 +246,7 @@ func (f *File) Config() (Config, error) {
 		DataDir:                   f.DataDir,
 		Storage:                   Storage(f.Storage),
 		HTTPAddr:                  f.HTTP,
+		AdminAddr:                 f.Admin.Listen,
 		ClientAddr:                f.NATS,
 		ClusterName:               f.Cluster.Name,
 		ClusterAddr:               f.Cluster.Listen,
@@ -278,9 +287,30 @@ func (f *File) Config() (Config, error) {
 	for _, a := range f.Bus.Analytics {
 		c.Bus.Analytics = append(c.Bus.Analytics, busauth.Analytics{NKey: a.NKey, Consumer: a.Consumer})
 	}
+	if f.Admin.TokenFile != "" {
+		tok, err := ReadAdminToken(f.Admin.TokenFile)
+		if err != nil {
+			return c, err
+		}
+		c.AdminToken = tok
+	}
 	var err error
 	c.Authenticator, err = f.Auth.Authenticator()
 	return c, err
+}
+
+// ReadAdminToken reads an admin token file: the token, surrounding white
+// space ignored.
+func ReadAdminToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: admin token: %v", ErrInvalidConfig, err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("%w: admin token file %s is empty", ErrInvalidConfig, path)
+	}
+	return tok, nil
 }
 
 // Authenticator returns the Authenticator the section describes, with its

@@ -100,7 +100,14 @@ func (c *conn) sendCtrl(data []byte) {
 }
 
 func (c *conn) sendError(e *mobileproto.Error) {
+	c.n.metrics.errorsSent.WithLabelValues(string(e.Code)).Inc()
 	c.sendCtrl(mobileproto.EncodeError(e))
+}
+
+// refuseFix answers a fix with e instead of an ack.
+func (c *conn) refuseFix(e *mobileproto.Error) {
+	c.n.metrics.fixRefused(e.Code)
+	c.sendError(e)
 }
 
 func (c *conn) readLoop() {
@@ -150,10 +157,16 @@ func (c *conn) handle(data []byte) {
 		} else {
 			e.ID, e.Seq, e.Driver = req.ID, req.Fix.Seq, req.Driver
 		}
+		if req.Type == mobileproto.TypeSendLocation {
+			c.n.metrics.fixRefused(e.Code)
+		}
 		c.sendError(e)
 		return
 	}
 	if perr != nil {
+		if req.Type == mobileproto.TypeSendLocation {
+			c.n.metrics.fixRefused(perr.Code)
+		}
 		c.sendError(perr)
 		return
 	}
@@ -224,13 +237,13 @@ func fixID(driver string, f *mobileproto.Fix) string {
 
 func (c *conn) sendLocation(req *mobileproto.Request) {
 	if !c.id.CanPublish(c.who) {
-		c.sendError(&mobileproto.Error{Code: mobileproto.CodeForbidden, Message: "only a driver connection may send locations", Seq: req.Fix.Seq, ID: req.ID})
+		c.refuseFix(&mobileproto.Error{Code: mobileproto.CodeForbidden, Message: "only a driver connection may send locations", Seq: req.Fix.Seq, ID: req.ID})
 		return
 	}
 	n := c.n
 	now := time.Now()
 	if e := req.Fix.CheckClock(now, maxClockAhead); e != nil {
-		c.sendError(&mobileproto.Error{Code: mobileproto.CodeInvalidLocation, Message: e.Msg, Seq: req.Fix.Seq, ID: req.ID})
+		c.refuseFix(&mobileproto.Error{Code: mobileproto.CodeInvalidLocation, Message: e.Msg, Seq: req.Fix.Seq, ID: req.ID})
 		return
 	}
 	c.fixed(now, req.Fix.TS)
@@ -242,16 +255,18 @@ func (c *conn) sendLocation(req *mobileproto.Request) {
 		c.fixes = n.pub.newLane(c.who)
 	}
 	n.pub.publish(c.fixes, seq, req.Fix.TS, fixID(c.who, &req.Fix), data, func(a pubAck, err error) {
+		n.metrics.ackLatency.Observe(time.Since(now).Seconds())
 		if err != nil {
 			n.publishErrors.Add(1)
 			e := n.wireError(err, "storing a fix of "+c.who)
 			e.Seq, e.ID = seq, id
-			c.sendError(e)
+			c.refuseFix(e)
 			return
 		}
 		n.stored.Add(1)
 		n.hub.observe(a.Seq)
 		if seq != 0 {
+			n.metrics.acked.Add(1)
 			c.sendCtrl(mobileproto.AppendAck(make([]byte, 0, 64), mobileproto.Ack{Seq: seq, Cursor: a.Seq, Duplicate: a.Duplicate}))
 		}
 	})
@@ -343,6 +358,7 @@ func (c *conn) writeLoop() {
 	defer expire.Stop()
 	var batch []frame
 	var wire []byte
+	var ats []int64 // when each live frame of the batch became deliverable
 	write := func() bool {
 		var overflow bool
 		batch, overflow = c.out.take(batch[:0])
@@ -356,8 +372,12 @@ func (c *conn) writeLoop() {
 		// Every frame taken goes out in one write: acks, errors and fixes
 		// that queued up while the last write ran cost one system call.
 		wire = wire[:0]
+		ats = ats[:0]
 		for i := range batch {
 			wire = appendTextFrame(wire, batch[i].data)
+			if batch[i].at != 0 {
+				ats = append(ats, batch[i].at)
+			}
 		}
 		clear(batch)
 		if len(wire) == 0 {
@@ -368,6 +388,12 @@ func (c *conn) writeLoop() {
 		if _, err := nc.Write(wire); err != nil {
 			c.ws.Close() // wakes the reader, which cleans up
 			return false
+		}
+		if len(ats) > 0 {
+			now := mono()
+			for _, at := range ats {
+				c.n.metrics.deliveryLatency.Observe(float64(now-at) / 1e9)
+			}
 		}
 		if cap(wire) > 64<<10 {
 			wire = nil // a burst's buffer is not kept

@@ -132,16 +132,18 @@ type room struct {
 	statusAt      time.Time // when the last driver-status went to the watchers
 	statusPending []byte    // a driver-status waiting for its turn (newest wins)
 
-	filling  bool      // a fill goroutine owns the backlog
-	backlog  []liveFix // live fixes that arrived during the fill, in order
-	overflow uint64    // newest sequence dropped from a full backlog
-	closed   bool      // released: a running fill stops
+	filling    bool      // a fill goroutine owns the backlog
+	backlog    []liveFix // live fixes that arrived during the fill, in order
+	overflow   uint64    // newest sequence dropped from a full backlog
+	overflowAt int64     // when the first of them arrived (mono)
+	closed     bool      // released: a running fill stops
 }
 
 // liveFix is a validated fix from the live subject or the stream.
 type liveFix struct {
 	seq, prev uint64 // prev: previous fix of the driver, 0 when unknown
 	rec       location.Record
+	at        int64 // when it (or the live fix that revealed it) arrived on the bus (mono)
 }
 
 // watch is one connection tracking one driver. Its lane holds the frames
@@ -600,6 +602,7 @@ func (sh *shard) deliver(m *nats.Msg) {
 		h.reject(driver, err)
 		return
 	}
+	lf.at = mono()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	r := sh.rooms[driver]
@@ -688,6 +691,9 @@ func (r *room) queue(lf liveFix) {
 		return
 	}
 	r.overflow = max(r.overflow, lf.seq)
+	if r.overflowAt == 0 {
+		r.overflowAt = lf.at
+	}
 }
 
 // fill resolves the fix at the head of the backlog (the trigger) outside
@@ -701,12 +707,12 @@ func (sh *shard) fill(r *room) {
 	for !r.closed {
 		// Fixes dropped from a full backlog are read from the stream first.
 		if r.overflow > 0 {
-			from, upTo := r.readFrom(), r.overflow
-			r.overflow = 0
+			from, upTo, at := r.readFrom(), r.overflow, r.overflowAt
+			r.overflow, r.overflowAt = 0, 0
 			sh.mu.Unlock()
 			fixes, _ := h.readUntilCtx(r.driver, from, upTo)
 			sh.mu.Lock()
-			r.fanoutStored(h, fixes, upTo)
+			r.fanoutStored(h, fixes, upTo, at)
 			continue
 		}
 		// Fixes that need nothing are fanned out at once.
@@ -728,7 +734,7 @@ func (sh *shard) fill(r *room) {
 			continue // cannot happen: only this goroutine takes from the backlog
 		}
 		r.backlog = r.backlog[1:]
-		r.fanoutStored(h, fixes, trigger.seq)
+		r.fanoutStored(h, fixes, trigger.seq, trigger.at)
 		switch {
 		case !genuine:
 			h.reject(r.driver, fmt.Errorf("live fix at sequence %d is not what the stream holds there: %v", trigger.seq, err))
@@ -762,12 +768,12 @@ func (r *room) readFrom() uint64 {
 }
 
 // fanoutStored fans out fixes read from the stream, up to and including upTo.
-func (r *room) fanoutStored(h *hub, fixes []fixstream.Fix, upTo uint64) {
+func (r *room) fanoutStored(h *hub, fixes []fixstream.Fix, upTo uint64, at int64) {
 	for _, f := range fixes {
 		if f.Seq > upTo {
 			break
 		}
-		r.fanout(h, liveFix{seq: f.Seq, rec: f.Record})
+		r.fanout(h, liveFix{seq: f.Seq, rec: f.Record, at: at})
 	}
 }
 
@@ -843,7 +849,7 @@ func (r *room) fanout(h *hub, lf liveFix) {
 			buf = mobileproto.AppendReceiveLocation(make([]byte, 0, 224), &l)
 		}
 		w.lastSeq = lf.seq
-		w.c.out.push(&w.lane, frame{data: buf, live: true})
+		w.c.out.push(&w.lane, frame{data: buf, live: true, at: lf.at})
 		n++
 	}
 	r.lastSeq = max(r.lastSeq, lf.seq)

@@ -282,3 +282,19 @@ func (n *Node) currentStatus(ctx context.Context, driver string) []byte {
 	}
 	return n.statusFrame(a)
 }
+
+// countStates counts the drivers this node knows of by their state as it
+// sees them (a lost node's drivers are offline).
+func (p *presenceState) countStates() map[liveness.State]int {
+	counts := map[liveness.State]int{}
+	p.mu.Lock()
+	known := make([]presence.Announcement, 0, len(p.known))
+	for _, a := range p.known {
+		known = append(known, a)
+	}
+	p.mu.Unlock()
+	for _, a := range known {
+		counts[liveness.Effective(a.Status(), p.nodes.LostAt(a.Node)).State]++
+	}
+	return counts
+}

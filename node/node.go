@@ -50,17 +50,21 @@ type Node struct {
 	ready    atomic.Bool
 	draining atomic.Bool
 
-	srv      *server.Server
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	mux      *natsmux.Mux
-	reader   *fixstream.Reader
-	pub      *publisher
-	hub      *hub
-	upgrader websocket.Upgrader
-	httpSrv  *http.Server
-	httpLn   net.Listener
-	httpDone chan struct{}
+	srv       *server.Server
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	mux       *natsmux.Mux
+	reader    *fixstream.Reader
+	pub       *publisher
+	hub       *hub
+	upgrader  websocket.Upgrader
+	httpSrv   *http.Server
+	httpLn    net.Listener
+	httpDone  chan struct{}
+	metrics   *nodeMetrics
+	adminSrv  *http.Server
+	adminLn   net.Listener
+	adminDone chan struct{}
 
 	connMu   sync.Mutex
 	connSet  map[*conn]struct{}
@@ -83,6 +87,7 @@ type Node struct {
 	epoch         atomic.Pointer[string]
 	streamMu      sync.Mutex
 	streamProblem string
+	streamInfo    atomic.Pointer[streamSnapshot]
 
 	shutdownOnce sync.Once
 	shutdownDone chan struct{}
@@ -104,6 +109,7 @@ func New(cfg Config) (*Node, error) {
 		shutdownDone: make(chan struct{}),
 	}
 	n.base, n.cancelBase = context.WithCancel(context.Background())
+	n.metrics = newNodeMetrics(n)
 	for _, p := range cfg.TrustedProxies {
 		prefix, _ := parsePrefix(p) // validated by setDefaults
 		n.proxies = append(n.proxies, prefix)
@@ -207,6 +213,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.startPresence(); err != nil {
 		return fmt.Errorf("node %s: presence: %w", n.cfg.Name, err)
 	}
+	if err := n.listenAdmin(); err != nil {
+		return err
+	}
 	if err := n.listenHTTP(); err != nil {
 		return err
 	}
@@ -232,6 +241,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	} else {
 		n.setEpoch(st)
 	}
+	n.checkStream(0) // the stream's figures, for /metrics and /v1/status from the start
 	n.bg.Add(1)
 	go func() {
 		defer n.bg.Done()
@@ -615,6 +625,15 @@ func (n *Node) stopAll(ctx context.Context) error {
 	if n.srv != nil {
 		n.srv.Shutdown()
 		n.srv.WaitForShutdown()
+	}
+	// The admin listener goes last: /metrics and /v1/status answer while
+	// the node drains.
+	if n.adminSrv != nil {
+		if err := n.adminSrv.Shutdown(ctx); err != nil {
+			n.adminSrv.Close()
+			errs = append(errs, fmt.Errorf("admin shutdown: %w", err))
+		}
+		<-n.adminDone
 	}
 	n.log.Info("node stopped")
 	return errors.Join(errs...)

@@ -20,7 +20,8 @@ const stallAfter = 250 * time.Millisecond
 // have one rider. Framing ~200 bytes per write is nothing beside the write.)
 type frame struct {
 	data []byte
-	live bool // a live fix: may be dropped for a newer one of the same driver
+	live bool  // a live fix: may be dropped for a newer one of the same driver
+	at   int64 // a live fix: when it arrived on the bus (mono), for the delivery latency
 }
 
 // lane queues the frames of one tracked driver for one connection, in order.

@@ -210,6 +210,7 @@ func (n *Node) checkStream(failures int) int {
 	if err == nil {
 		var info *jetstream.StreamInfo
 		if info, err = s.Info(ctx); err == nil {
+			n.streamInfo.Store(&streamSnapshot{info: info, at: time.Now()})
 			n.hub.observe(info.State.LastSeq)
 			n.setEpoch(fixstream.StreamState{FirstSeq: info.State.FirstSeq, LastSeq: info.State.LastSeq, Created: info.Created})
 			if sameStreamConfig(info.Config, want) {

@@ -3,6 +3,8 @@ package presence
 import (
 	"encoding/json"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -127,4 +129,24 @@ func (n *Nodes) LostAt(node string) time.Time {
 		return n.started
 	}
 	return time.Time{}
+}
+
+// Peer is a node as its heartbeats show it.
+type Peer struct {
+	Name     string
+	LastSeen time.Time
+	Lost     bool
+}
+
+// Peers lists the nodes heard of, this one included, by name.
+func (n *Nodes) Peers() []Peer {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	peers := make([]Peer, 0, len(n.seen))
+	for name, at := range n.seen {
+		_, lost := n.lost[name]
+		peers = append(peers, Peer{Name: name, LastSeen: at, Lost: lost})
+	}
+	slices.SortFunc(peers, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
+	return peers
 }

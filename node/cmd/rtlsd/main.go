@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := n.Start(ctx); err != nil {
 		return err
 	}
-	cfg.Logger.Info("rtlsd running", "node", n.Name(), "websocket", n.WebSocketURL(), "nats", n.ClientURL())
+	cfg.Logger.Info("rtlsd running", "node", n.Name(), "websocket", n.WebSocketURL(), "nats", n.ClientURL(), "admin", n.AdminAddr())
 	<-ctx.Done()
 	heapProfile()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -110,6 +110,8 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 	name := fs.String("name", "", "node name, unique in the cluster (default: host name)")
 	dataDir := fs.String("data", "", "data directory (default: rtls-data/<name>)")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "WebSocket and health listen address")
+	adminAddr := fs.String("admin", "127.0.0.1:8222", `admin listen address: Prometheus /metrics, /v1/status ("" for none)`)
+	adminToken := fs.String("admin-token-file", "", "file holding the bearer token admin requests must carry (required for an admin address beyond loopback with tokens)")
 	natsAddr := fs.String("nats", "127.0.0.1:4222", `NATS client listen address for the dashboard and back-ends ("" for none)`)
 	clusterAddr := fs.String("cluster", "", "NATS cluster (route) listen address; empty for a single node")
 	routes := fs.String("routes", "", "comma-separated route URLs of the cluster's nodes (nats://host:port,…)")
@@ -151,7 +153,7 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 			level = f.LogLevel
 		}
 	} else {
-		for _, n := range []string{"http", "nats", "cluster-name", "storage", "history", "max-age"} {
+		for _, n := range []string{"http", "admin", "nats", "cluster-name", "storage", "history", "max-age"} {
 			set[n] = true // without a file the flags' defaults apply
 		}
 	}
@@ -188,6 +190,14 @@ func parseFlags(args []string, stderr io.Writer) (node.Config, string, error) {
 	}
 	if set["nats"] {
 		cfg.ClientAddr = *natsAddr
+	}
+	if set["admin"] {
+		cfg.AdminAddr = *adminAddr
+	}
+	if set["admin-token-file"] {
+		if cfg.AdminToken, err = node.ReadAdminToken(*adminToken); err != nil {
+			return cfg, "", err
+		}
 	}
 	if set["cluster"] {
 		cfg.ClusterAddr = *clusterAddr
