@@ -242,6 +242,17 @@ func (ps *Processes) signal(ctx context.Context, i int, sig syscall.Signal) erro
 	}
 }
 
+// ExitError is how node i's process last ended: nil for a clean exit
+// (or while it runs).
+func (ps *Processes) ExitError(i int) error {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.procs[i].cmd != nil {
+		return nil
+	}
+	return ps.procs[i].exitErr
+}
+
 // Restart starts node i's process again on its configuration and data and
 // returns once it is ready (it has caught up with its peers).
 func (ps *Processes) Restart(ctx context.Context, i int) error {
