@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,6 +158,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			n.Shutdown(context.Background())
 		}
 	}()
+	if n.cfg.Storage == FileStorage {
+		if err := checkDataDir(n.cfg.DataDir); err != nil {
+			return fmt.Errorf("node %s: %w", n.cfg.Name, err)
+		}
+	}
 	opts, nodeOpt, err := n.serverOptions()
 	if err != nil {
 		return err
@@ -240,6 +247,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("node %s: stream state: %w", n.cfg.Name, err)
 	} else {
 		n.setEpoch(st)
+		n.compareEpoch(st)
 	}
 	n.checkStream(0) // the stream's figures, for /metrics and /v1/status from the start
 	n.bg.Add(1)
@@ -250,6 +258,44 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.ready.Store(true)
 	n.log.Info("node ready", "http", n.HTTPAddr(), "nats", n.ClientURL(), "replicas", n.cfg.Replicas, "history", n.cfg.History)
 	return nil
+}
+
+// epochFile, in the data dir, holds the epoch of the stream the node last
+// served: a restart that finds another stream says so.
+const epochFile = "rtls-epoch"
+
+// compareEpoch logs loudly when the stream is not the one this node served
+// before its restart (its store was lost, wiped or unreadable and the
+// stream was created again: riders forget their cursors, and fixes the
+// store could not read are gone), and notes the current one.
+func (n *Node) compareEpoch(st fixstream.StreamState) {
+	if n.cfg.Storage != FileStorage {
+		return
+	}
+	path := filepath.Join(n.cfg.DataDir, epochFile)
+	now := n.Epoch()
+	if was, err := os.ReadFile(path); err == nil && len(was) > 0 && string(was) != now {
+		n.log.Error("THE STREAM IS NOT THE ONE THIS NODE SERVED BEFORE: its store was lost, wiped or unreadable and the stream was created again; it holds what the store could still read (first_seq…last_seq), riders are told by the new epoch to forget their cursors",
+			"epoch", now, "was", string(was), "first_seq", st.FirstSeq, "last_seq", st.LastSeq, "data_dir", n.cfg.DataDir)
+	}
+	if err := os.WriteFile(path, []byte(now), 0o640); err != nil {
+		n.log.Warn("could not note the stream's epoch in the data dir", "err", err)
+	}
+}
+
+// checkDataDir makes dir if it is missing and checks that the node can
+// write in it, so that a bad data directory is a clear error at once
+// rather than a JetStream that never comes up.
+func checkDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".rtls-write-check-*")
+	if err != nil {
+		return fmt.Errorf("data dir %s is not writable: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // busSecured reports whether the bus requires authentication: always in
