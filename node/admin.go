@@ -88,7 +88,8 @@ type Status struct {
 	Epoch  string `json:"epoch,omitempty"`
 	// Peers are the nodes this node hears heartbeats from (itself included).
 	Peers []PeerStatus `json:"peers"`
-	// Routes is how many routes to other nodes are connected.
+	// Routes is how many route connections to other nodes are up (NATS
+	// keeps a pool of several per peer).
 	Routes      int                    `json:"routes"`
 	Stream      *StreamStatus          `json:"stream,omitempty"`
 	Connections ConnectionsStatus      `json:"connections"`

@@ -111,7 +111,7 @@ var (
 	descReplicaLag    = desc("stream_replica_lag", "Operations a replica of the stream is behind its leader.", "replica")
 	descReplicaCur    = desc("stream_replica_current", "1 when a replica of the stream is current with its leader.", "replica")
 	descNATSConns     = desc("nats_connections", "Client connections of the embedded NATS server (the node's own, dispatchers, taps).")
-	descNATSRoutes    = desc("nats_routes", "Connected routes of the embedded NATS server.")
+	descNATSRoutes    = desc("nats_routes", "Connected route connections of the embedded NATS server (it keeps a pool of several per peer).")
 	descNATSRemotes   = desc("nats_routes_configured", "Configured route remotes of the embedded NATS server.")
 	descNATSSlow      = desc("nats_slow_consumers_total", "Connections the embedded NATS server cut off as slow consumers.")
 	descNATSStalled   = desc("nats_stalled_clients_total", "Times the embedded NATS server stalled a fast producer.")
