@@ -96,6 +96,10 @@ type Tracker struct {
 	lastTS    int64     // its device time
 	movedAt   time.Time // when the device time last advanced
 	status    Status
+	// interval is what the app was last asked to send at; grace the
+	// longest interval asked since the newest fix (a fix due at the old,
+	// slower rate may still be on its way).
+	interval, grace time.Duration
 }
 
 // NewTracker returns a tracker of a driver not connected yet.
@@ -120,6 +124,23 @@ func (t *Tracker) Fix(now time.Time, ts int64) {
 		t.movedAt = now
 	}
 	t.lastFix, t.lastTS = now, ts
+	t.grace = t.interval
+}
+
+// Expect records that the driver's app was asked to send a fix every
+// interval (set-interval). A driver is not stale before twice that (nor
+// offline before four times that), whatever StaleAfter says: a driver
+// nobody watches, asked to send every 15 s, is not stale between two fixes.
+func (t *Tracker) Expect(interval time.Duration) {
+	t.interval = interval
+	t.grace = max(t.grace, interval)
+}
+
+// staleAfter and offlineAfter are the thresholds for the interval the
+// app was asked for.
+func (t *Tracker) staleAfter() time.Duration { return max(t.th.StaleAfter, 2*t.grace) }
+func (t *Tracker) offlineAfter() time.Duration {
+	return max(t.th.OfflineAfter, 4*t.grace)
 }
 
 // LastFix is when the newest fix was received (zero: none).
@@ -153,15 +174,16 @@ func (t *Tracker) evaluate(now time.Time) Status {
 	if ref.IsZero() {
 		ref = t.changeAt
 	}
+	stale, offline := t.staleAfter(), t.offlineAfter()
 	switch {
-	case now.Sub(ref) >= t.th.OfflineAfter:
-		return Status{State: Offline, Reason: Silent, Since: ref.Add(t.th.OfflineAfter)}
-	case now.Sub(ref) >= t.th.StaleAfter:
-		return Status{State: Stale, Reason: NoFix, Since: ref.Add(t.th.StaleAfter)}
+	case now.Sub(ref) >= offline:
+		return Status{State: Offline, Reason: Silent, Since: ref.Add(offline)}
+	case now.Sub(ref) >= stale:
+		return Status{State: Stale, Reason: NoFix, Since: ref.Add(stale)}
 	case heard.IsZero():
 		return Status{State: Online, Reason: Connected, Since: t.changeAt}
-	case now.Sub(t.movedAt) >= t.th.StaleAfter:
-		return Status{State: Stale, Reason: GPSStale, Since: t.movedAt.Add(t.th.StaleAfter)}
+	case now.Sub(t.movedAt) >= stale:
+		return Status{State: Stale, Reason: GPSStale, Since: t.movedAt.Add(stale)}
 	}
 	since := t.status.Since
 	if t.status.State != Online || since.IsZero() {

@@ -49,6 +49,47 @@ func TestTrackerStates(t *testing.T) {
 	}
 }
 
+// A driver asked to send slowly is not stale between two slow fixes; asked
+// to send fast, it has until the fix due at the slow rate has come.
+func TestTrackerFollowsTheAskedInterval(t *testing.T) {
+	th, _ := Thresholds{StaleAfter: 10 * time.Second, OfflineAfter: time.Minute}.WithDefaults()
+	t0 := time.Unix(1764412800, 0)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	tr := NewTracker(th)
+	tr.Connect(at(0))
+	tr.Expect(15 * time.Second) // nobody watches
+	for i, s := range []struct {
+		do     func()
+		now    int
+		state  State
+		reason Reason
+	}{
+		{func() { tr.Fix(at(1), 1000) }, 1, Online, Fix},
+		{nil, 15, Online, Fix},                             // StaleAfter alone would say stale at 11
+		{func() { tr.Fix(at(16), 1000) }, 29, Online, Fix}, // the same device time, as a parked phone's: not gps-stale either
+		{func() { tr.Fix(at(31), 2000) }, 31, Online, Fix},
+		{nil, 61, Stale, NoFix}, // 2 × 15 s without a fix
+		{func() { tr.Fix(at(62), 3000) }, 62, Online, Fix},
+		// Watched: asked for 1 s. The fix due at the slow rate may take up
+		// to 15 s, so the old grace holds until the next fix…
+		{func() { tr.Expect(time.Second) }, 80, Online, Fix},
+		// …after which StaleAfter (10 s > 2 × 1 s) applies again.
+		{func() { tr.Fix(at(81), 4000) }, 90, Online, Fix},
+		{nil, 91, Stale, NoFix},
+		// Four slow intervals (60 s) and OfflineAfter (60 s) agree; a
+		// 30 s interval stretches offline to 120 s.
+		{func() { tr.Expect(30 * time.Second); tr.Fix(at(100), 5000) }, 219, Stale, NoFix},
+		{nil, 220, Offline, Silent},
+	} {
+		if s.do != nil {
+			s.do()
+		}
+		if st, _ := tr.Status(at(s.now)); st.State != s.state || st.Reason != s.reason {
+			t.Fatalf("step %d at %ds: %+v, want %s %s", i, s.now, st, s.state, s.reason)
+		}
+	}
+}
+
 func TestEffectiveAndThresholds(t *testing.T) {
 	lost := time.Unix(100, 0)
 	on := Status{State: Online, Reason: Fix, Since: time.Unix(50, 0)}

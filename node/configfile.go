@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/conf"
 
+	"github.com/rtls-io/rtls/liveness"
 	"github.com/rtls-io/rtls/node/auth"
 	"github.com/rtls-io/rtls/node/busauth"
 	"github.com/rtls-io/rtls/node/web"
@@ -70,6 +71,16 @@ type File struct {
 		MaxConnectionsPerIdentity int `json:"max_connections_per_identity,omitempty"`
 		MaxConnectionsPerAddress  int `json:"max_connections_per_address,omitempty"`
 	} `json:"limits"`
+
+	// Liveness: when a driver is stale or offline, and the intervals its
+	// app is asked to send at while watched and while not.
+	Liveness struct {
+		StaleAfter    duration `json:"stale_after,omitempty"`
+		OfflineAfter  duration `json:"offline_after,omitempty"`
+		FastInterval  duration `json:"fast_interval,omitempty"`
+		SlowInterval  duration `json:"slow_interval,omitempty"`
+		PresenceEvery duration `json:"presence_every,omitempty"`
+	} `json:"liveness"`
 
 	Timeouts struct {
 		Write   duration `json:"write,omitempty"`
@@ -232,6 +243,9 @@ func FileFor(cfg Config, logLevel string) *File {
 	f.Limits.PendingFixes, f.Limits.MaxQueuedFrames = cfg.PendingFixes, cfg.MaxQueuedFrames
 	f.Limits.MaxInFlight, f.Limits.MaxQueuedFixes = cfg.MaxInFlight, cfg.MaxQueuedFixes
 	f.Limits.MaxConnections, f.Limits.MaxConnectionsPerIdentity, f.Limits.MaxConnectionsPerAddress = cfg.MaxConnections, cfg.MaxConnectionsPerIdentity, cfg.MaxConnectionsPerAddress
+	f.Liveness.StaleAfter, f.Liveness.OfflineAfter = duration(cfg.Liveness.StaleAfter), duration(cfg.Liveness.OfflineAfter)
+	f.Liveness.FastInterval, f.Liveness.SlowInterval = duration(cfg.FastInterval), duration(cfg.SlowInterval)
+	f.Liveness.PresenceEvery = duration(cfg.PresenceEvery)
 	f.Timeouts.Idle, f.Timeouts.Header = duration(cfg.IdleTimeout), duration(cfg.HeaderTimeout)
 	f.Timeouts.Write, f.Timeouts.Ping = duration(cfg.WriteTimeout), duration(cfg.PingInterval)
 	f.Timeouts.Publish, f.Timeouts.Ready = duration(cfg.PublishTimeout), duration(cfg.ReadyTimeout)
@@ -283,6 +297,10 @@ func (f *File) Config() (Config, error) {
 		PingInterval:   time.Duration(f.Timeouts.Ping),
 		PublishTimeout: time.Duration(f.Timeouts.Publish),
 		ReadyTimeout:   time.Duration(f.Timeouts.Ready),
+		Liveness:       liveness.Thresholds{StaleAfter: time.Duration(f.Liveness.StaleAfter), OfflineAfter: time.Duration(f.Liveness.OfflineAfter)},
+		FastInterval:   time.Duration(f.Liveness.FastInterval),
+		SlowInterval:   time.Duration(f.Liveness.SlowInterval),
+		PresenceEvery:  time.Duration(f.Liveness.PresenceEvery),
 	}
 	for _, a := range f.Bus.Analytics {
 		c.Bus.Analytics = append(c.Bus.Analytics, busauth.Analytics{NKey: a.NKey, Consumer: a.Consumer})

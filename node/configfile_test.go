@@ -91,7 +91,9 @@ func TestConfigFileErrors(t *testing.T) {
 
 func TestFileForRoundTrips(t *testing.T) {
 	cfg := Config{Name: "n7", DataDir: "/tmp/x", HTTPAddr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:6000",
-		Routes: []string{"nats://127.0.0.1:6000", "nats://127.0.0.1:6001"}, MaxAge: time.Hour, PublishTimeout: 3 * time.Second, RateLimit: 1e6}
+		Routes: []string{"nats://127.0.0.1:6000", "nats://127.0.0.1:6001"}, MaxAge: time.Hour, PublishTimeout: 3 * time.Second, RateLimit: 1e6,
+		AdminAddr: "127.0.0.1:0", FastInterval: 2 * time.Second, SlowInterval: 20 * time.Second}
+	cfg.Liveness.StaleAfter = 30 * time.Second
 	b, err := json.Marshal(FileFor(cfg, "warn"))
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +111,8 @@ func TestFileForRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Name != "n7" || got.ClusterAddr != cfg.ClusterAddr || len(got.Routes) != 2 || got.MaxAge != time.Hour ||
-		got.PublishTimeout != 3*time.Second || got.RateLimit != 1e6 || got.Authenticator == nil || f.LogLevel != "warn" {
+		got.PublishTimeout != 3*time.Second || got.RateLimit != 1e6 || got.Authenticator == nil || f.LogLevel != "warn" ||
+		got.AdminAddr != cfg.AdminAddr || got.FastInterval != 2*time.Second || got.SlowInterval != 20*time.Second || got.Liveness.StaleAfter != 30*time.Second {
 		t.Fatalf("round trip: %+v", got)
 	}
 }

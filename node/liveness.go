@@ -192,6 +192,9 @@ func (c *conn) setInterval(watched bool) {
 	c.live.mu.Lock()
 	same := c.live.interval == iv
 	c.live.interval = iv
+	if c.live.tracker != nil {
+		c.live.tracker.Expect(iv)
+	}
 	c.live.mu.Unlock()
 	if !same {
 		c.sendCtrl(mobileproto.EncodeSetInterval(mobileproto.SetInterval{IntervalMs: iv.Milliseconds(), Reason: reason}))
