@@ -28,7 +28,7 @@ func (n *Node) listenAdmin() error {
 	}
 	errLog := slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.registry, promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.Registry, promhttp.HandlerOpts{
 		ErrorLog:          errLog,
 		ErrorHandling:     promhttp.ContinueOnError, // a failed collector loses its metrics, not the scrape
 		Timeout:           10 * time.Second,

@@ -27,10 +27,9 @@ import (
 // canary is a driver and its rider on a node, to show that the path from
 // one to the other survives what a test does to the bus.
 type canary struct {
-	t     *testing.T
-	d, r  *mobileproto.Client
-	seq   uint64
-	nodes string
+	t    *testing.T
+	d, r *mobileproto.Client
+	seq  uint64
 }
 
 func newCanary(t *testing.T, s *testnode.Secrets, n *node.Node) *canary {

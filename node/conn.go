@@ -100,13 +100,13 @@ func (c *conn) sendCtrl(data []byte) {
 }
 
 func (c *conn) sendError(e *mobileproto.Error) {
-	c.n.metrics.errorsSent.WithLabelValues(string(e.Code)).Inc()
+	c.n.metrics.ErrorSent(string(e.Code))
 	c.sendCtrl(mobileproto.EncodeError(e))
 }
 
 // refuseFix answers a fix with e instead of an ack.
 func (c *conn) refuseFix(e *mobileproto.Error) {
-	c.n.metrics.fixRefused(e.Code)
+	c.n.metrics.FixRefused(string(e.Code))
 	c.sendError(e)
 }
 
@@ -158,14 +158,14 @@ func (c *conn) handle(data []byte) {
 			e.ID, e.Seq, e.Driver = req.ID, req.Fix.Seq, req.Driver
 		}
 		if req.Type == mobileproto.TypeSendLocation {
-			c.n.metrics.fixRefused(e.Code)
+			c.n.metrics.FixRefused(string(e.Code))
 		}
 		c.sendError(e)
 		return
 	}
 	if perr != nil {
 		if req.Type == mobileproto.TypeSendLocation {
-			c.n.metrics.fixRefused(perr.Code)
+			c.n.metrics.FixRefused(string(perr.Code))
 		}
 		c.sendError(perr)
 		return
@@ -255,7 +255,7 @@ func (c *conn) sendLocation(req *mobileproto.Request) {
 		c.fixes = n.pub.newLane(c.who)
 	}
 	n.pub.publish(c.fixes, seq, req.Fix.TS, fixID(c.who, &req.Fix), data, func(a pubAck, err error) {
-		n.metrics.ackLatency.Observe(time.Since(now).Seconds())
+		n.metrics.AckLatency.Observe(time.Since(now).Seconds())
 		if err != nil {
 			n.publishErrors.Add(1)
 			e := n.wireError(err, "storing a fix of "+c.who)
@@ -266,7 +266,7 @@ func (c *conn) sendLocation(req *mobileproto.Request) {
 		n.stored.Add(1)
 		n.hub.observe(a.Seq)
 		if seq != 0 {
-			n.metrics.acked.Add(1)
+			n.metrics.Acked()
 			c.sendCtrl(mobileproto.AppendAck(make([]byte, 0, 64), mobileproto.Ack{Seq: seq, Cursor: a.Seq, Duplicate: a.Duplicate}))
 		}
 	})
@@ -392,7 +392,7 @@ func (c *conn) writeLoop() {
 		if len(ats) > 0 {
 			now := mono()
 			for _, at := range ats {
-				c.n.metrics.deliveryLatency.Observe(float64(now-at) / 1e9)
+				c.n.metrics.DeliveryLatency.Observe(float64(now-at) / 1e9)
 			}
 		}
 		if cap(wire) > 64<<10 {

@@ -2,7 +2,6 @@ package node
 
 import (
 	"bytes"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,7 +25,7 @@ func TestAppendTextFrameIsReadByAWebSocketClient(t *testing.T) {
 		for _, m := range msgs {
 			wire = appendTextFrame(wire, m)
 		}
-		ws.NetConn().(net.Conn).Write(wire)
+		ws.NetConn().Write(wire)
 	}))
 	defer srv.Close()
 	ws, _, err := websocket.DefaultDialer.Dial(strings.Replace(srv.URL, "http", "ws", 1), nil)

@@ -100,7 +100,6 @@ type hub struct {
 	gapFills  atomic.Uint64 // gaps filled from the stream
 	gapsLost  atomic.Uint64 // gaps that could not be filled in time
 	rejected  atomic.Uint64 // live messages dropped as invalid or forged
-	rejectLog atomic.Uint64 // rejections logged (the first few, then every 1,000th)
 
 	ctx    context.Context // ends when the hub stops
 	cancel context.CancelFunc

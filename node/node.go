@@ -28,6 +28,7 @@ import (
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node/auth"
 	"github.com/rtls-io/rtls/node/busauth"
+	"github.com/rtls-io/rtls/node/metrics"
 )
 
 // Errors of the Node lifecycle.
@@ -63,7 +64,7 @@ type Node struct {
 	httpSrv   *http.Server
 	httpLn    net.Listener
 	httpDone  chan struct{}
-	metrics   *nodeMetrics
+	metrics   *metrics.Metrics
 	adminSrv  *http.Server
 	adminLn   net.Listener
 	adminDone chan struct{}
@@ -111,7 +112,7 @@ func New(cfg Config) (*Node, error) {
 		shutdownDone: make(chan struct{}),
 	}
 	n.base, n.cancelBase = context.WithCancel(context.Background())
-	n.metrics = newNodeMetrics(n)
+	n.metrics = metrics.New(n.metricsSnapshot)
 	for _, p := range cfg.TrustedProxies {
 		prefix, _ := parsePrefix(p) // validated by setDefaults
 		n.proxies = append(n.proxies, prefix)
