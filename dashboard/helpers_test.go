@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,4 +75,24 @@ func hasFix(fleet *model.Fleet, driver string, cursor uint64) error {
 		return fmt.Errorf("driver %s at cursor %d, want %d", driver, d.Cursor, cursor)
 	}
 	return nil
+}
+
+// testClock is a settable clock, safe for the feed's goroutines to read.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock(t time.Time) *testClock { return &testClock{now: t} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
 }
