@@ -43,14 +43,15 @@ type FeedConfig struct {
 }
 
 // Feed keeps a model.Fleet up to date from the cluster: it subscribes to
-// every driver's live subject, then loads the newest stored fix of every
-// driver (again after each reconnect, since core NATS loses what is
-// published while disconnected), and reads the selected driver's recent
-// fixes on request. Its methods are safe for concurrent use.
+// every driver's live fixes, liveness announcements and every node's
+// heartbeat, then loads the newest announcement and the newest stored fix
+// of every driver (again after each reconnect, since core NATS loses what
+// is published while disconnected), and reads the selected driver's
+// recent fixes on request. Its methods are safe for concurrent use.
 //
-// Nothing in a NATS callback waits: the live handler decodes one message
-// and updates the fleet under a short lock; connection events only set
-// state and wake the feed's own goroutines.
+// Nothing in a NATS callback waits: the handlers decode one message and
+// update the fleet under a short lock; connection events only set state
+// and wake the feed's own goroutines.
 type Feed struct {
 	cfg    FeedConfig
 	log    *slog.Logger
@@ -59,6 +60,8 @@ type Feed struct {
 	js     jetstream.JetStream
 	reader *fixstream.Reader
 	live   *nats.Subscription
+	status *nats.Subscription // rtls.status.*
+	beats  *nats.Subscription // rtls.node.*
 
 	resnap chan struct{}   // a snapshot is due (cap 1)
 	trailq chan string     // the latest trail request (cap 1)
@@ -83,9 +86,13 @@ type SnapshotInfo struct {
 	Loading bool
 	// Done counts completed snapshots (1 after the first, more after reconnects).
 	Done int
-	// Fixes is how many fixes the last snapshot read, and Took how long.
-	Fixes int
-	Took  time.Duration
+	// Fixes is how many fixes the last snapshot read, Statuses how many
+	// liveness announcements, and Took how long.
+	Fixes, Statuses int
+	Took            time.Duration
+	// NoPresence: the cluster has no PRESENCE stream (its nodes predate the
+	// liveness model), so every state is judged from the age of fixes.
+	NoPresence bool
 	// Err is why the last snapshot failed, if it did.
 	Err error
 }
@@ -102,8 +109,8 @@ type Status struct {
 	Snapshot SnapshotInfo
 	// LiveMessages counts messages received on the live subjects.
 	LiveMessages uint64
-	// Dropped counts live messages the client dropped because the
-	// dashboard fell behind (slow consumer).
+	// Dropped counts live messages (fixes, announcements, heartbeats) the
+	// client dropped because the dashboard fell behind (slow consumer).
 	Dropped int
 }
 
@@ -185,20 +192,29 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 		nc.Close()
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
-	// Live first, snapshot second: a fix stored between the two arrives on
-	// the live subject, and the fleet keeps the newest by cursor whichever
-	// path delivers it first.
-	f.live, err = nc.Subscribe(fixstream.LivePrefix+"*", f.onLive)
-	if err != nil {
-		f.stop()
-		nc.Close()
-		return nil, fmt.Errorf("dashboard: subscribe %s*: %w", fixstream.LivePrefix, err)
-	}
-	// About 2 minutes of 10,000 drivers at 1 fix/s may wait for the handler.
-	if err := f.live.SetPendingLimits(1<<20, 256<<20); err != nil {
-		f.stop()
-		nc.Close()
-		return nil, err
+	// Live first, snapshot second: a fix or an announcement made between
+	// the two arrives live, and the fleet keeps the newest (by cursor, or
+	// by presence.Announcement.Newer) whichever path delivers it first.
+	for _, s := range []struct {
+		sub     **nats.Subscription
+		subject string
+		handler nats.MsgHandler
+	}{
+		{&f.live, fixstream.LivePrefix + "*", f.onLive},
+		{&f.status, fixstream.StatusPrefix + "*", f.onStatus},
+		{&f.beats, fixstream.NodePrefix + "*", f.onHeartbeat},
+	} {
+		sub, err := nc.Subscribe(s.subject, s.handler)
+		if err == nil {
+			// About 2 minutes of 10,000 drivers at 1 fix/s may wait for the handler.
+			err = sub.SetPendingLimits(1<<20, 256<<20)
+		}
+		if err != nil {
+			f.stop()
+			nc.Close()
+			return nil, fmt.Errorf("dashboard: subscribe %s: %w", s.subject, err)
+		}
+		*s.sub = sub
 	}
 	f.wakeSnapshot()
 	f.wg.Add(2)
@@ -215,6 +231,18 @@ func (f *Feed) onLive(m *nats.Msg) {
 	f.fleet.IngestMessage(m.Subject, m.Data, cursor) // errors are counted by the fleet
 }
 
+// onStatus and onHeartbeat run on their subscriptions' delivery
+// goroutines: decode, keep, count what is invalid. They never block.
+func (f *Feed) onStatus(m *nats.Msg) {
+	f.fleet.IngestStatus(m.Subject, m.Data) // errors are counted by the fleet
+}
+
+func (f *Feed) onHeartbeat(m *nats.Msg) {
+	f.fleet.IngestHeartbeat(m.Subject, m.Data) // errors are counted by the fleet
+}
+
+// setState records the connection's state. The fleet judges nodes' silence
+// only while the feed is connected (it hears no heartbeat otherwise).
 func (f *Feed) setState(s ConnState, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -227,6 +255,7 @@ func (f *Feed) setState(s ConnState, err error) {
 	} else if s == Connected {
 		f.lastEr = nil
 	}
+	f.fleet.Listening(s == Connected)
 }
 
 func (f *Feed) wakeSnapshot() {
@@ -246,8 +275,10 @@ func (f *Feed) Status() Status {
 		st.URL = f.nc.ConnectedUrlRedacted()
 	}
 	st.LiveMessages = f.liveMsgs.Load()
-	if d, err := f.live.Dropped(); err == nil {
-		st.Dropped = d
+	for _, sub := range []*nats.Subscription{f.live, f.status, f.beats} {
+		if d, err := sub.Dropped(); err == nil {
+			st.Dropped += d
+		}
 	}
 	return st
 }

@@ -57,9 +57,12 @@ func (h *header) update(c model.Counts, fixesPerSecond float64, st Status, stats
 	}
 	var notes []string
 	if st.Snapshot.Loading {
-		notes = append(notes, "loading every driver's last fix…")
+		notes = append(notes, "loading every driver's status and last fix…")
 	} else if st.Snapshot.Err != nil && st.State == Connected {
 		notes = append(notes, "snapshot failed: "+st.Snapshot.Err.Error())
+	}
+	if st.Snapshot.NoPresence && st.State == Connected {
+		notes = append(notes, "the cluster announces no liveness: states from the age of fixes")
 	}
 	if n := stats.Malformed + stats.BadSubject + stats.BadStatus; n > 0 {
 		notes = append(notes, fmt.Sprintf("%d bad messages skipped", n))

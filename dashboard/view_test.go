@@ -137,7 +137,7 @@ func TestViewListSearchAndSelect(t *testing.T) {
 	if got := strings.Join(rowIDs(d), " "); got != "d-anna d-bob x-carl" {
 		t.Fatalf("rows %q", got)
 	}
-	for _, want := range []string{"d-anna", "d-bob", "x-carl", "3 of 3 drivers", "Node: n1", "Cluster: connected", "● online · fix-age", "18 km/h"} {
+	for _, want := range []string{"d-anna", "d-bob", "x-carl", "3 of 3 drivers", "Node: n1", "Cluster: connected", "● online · fix", "18 km/h"} {
 		if !hasLabel(w, want) {
 			t.Errorf("no %q shown; labels: %q", want, labels(w))
 		}
