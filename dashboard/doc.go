@@ -19,10 +19,13 @@
 // A driver shows the liveness its node announced (online, stale or
 // offline, with a reason), offline node-lost once that node has been
 // silent for 3 s; only a driver with fixes but no announcement is judged
-// from its fix's age (see package model).
+// from its fix's age (see package model). While a driver is selected, the
+// feed says on rtls.watch.<driver> that this dashboard watches it (Watch),
+// so that the driver's node asks its app for fast updates; it withdraws the
+// watch when the selection changes or the feed closes.
 //
 // Concurrency: network goroutines (the subscriptions' handlers, the
-// feed's snapshot and trail goroutines) only update the fleet, which is
+// feed's snapshot, trail and watch goroutines) only update the fleet, which is
 // safe for concurrent use. The view reads the fleet at a bounded rate and
 // changes widgets only on the Fyne goroutine (fyne.Do). Every goroutine a
 // Feed or a Dashboard starts is stopped and waited for by its Close. Lock

@@ -2,6 +2,8 @@ package dashboard
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/rtls-io/rtls/dashboard/model"
 	"github.com/rtls-io/rtls/internal/fixstream"
+	"github.com/rtls-io/rtls/location"
 )
 
 // FeedConfig configures a Feed. A zero field means the default in its
@@ -40,14 +43,24 @@ type FeedConfig struct {
 	// TrailDepth is the most fixes read for the selected driver's trail.
 	// Zero value means 100.
 	TrailDepth int
+	// WatcherID is how this dashboard names itself when it watches a
+	// driver (rtls.watch.<driver>): unique per dashboard instance, a valid
+	// id (location.ValidID). Zero value means "dash-" and 12 random hex
+	// digits.
+	WatcherID string
+	// WatchEvery is how often the watch of the selected driver is said
+	// again: the nodes forget a watch not repeated within 60 s. Zero value
+	// means 20 seconds.
+	WatchEvery time.Duration
 }
 
 // Feed keeps a model.Fleet up to date from the cluster: it subscribes to
 // every driver's live fixes, liveness announcements and every node's
 // heartbeat, then loads the newest announcement and the newest stored fix
 // of every driver (again after each reconnect, since core NATS loses what
-// is published while disconnected), and reads the selected driver's
-// recent fixes on request. Its methods are safe for concurrent use.
+// is published while disconnected), reads the selected driver's recent
+// fixes on request, and watches the selected driver (Watch) so that its
+// app sends fast. Its methods are safe for concurrent use.
 //
 // Nothing in a NATS callback waits: the handlers decode one message and
 // update the fleet under a short lock; connection events only set state
@@ -63,11 +76,13 @@ type Feed struct {
 	status *nats.Subscription // rtls.status.*
 	beats  *nats.Subscription // rtls.node.*
 
-	resnap chan struct{}   // a snapshot is due (cap 1)
-	trailq chan string     // the latest trail request (cap 1)
-	base   context.Context // ends when the feed closes
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	resnap  chan struct{}   // a snapshot is due (cap 1)
+	trailq  chan string     // the latest trail request (cap 1)
+	watchq  chan string     // the latest driver to watch, "" for none (cap 1)
+	rewatch chan struct{}   // say the watch again: reconnected (cap 1)
+	base    context.Context // ends when the feed closes
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
 
 	closeOnce sync.Once
 
@@ -136,19 +151,32 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 	if cfg.TrailDepth == 0 {
 		cfg.TrailDepth = 100
 	}
-	if cfg.RequestTimeout < 0 || cfg.APITimeout < 0 || cfg.RetryWait < 0 || cfg.TrailDepth < 0 {
+	if cfg.WatchEvery == 0 {
+		cfg.WatchEvery = 20 * time.Second
+	}
+	if cfg.WatcherID == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		cfg.WatcherID = "dash-" + hex.EncodeToString(b[:])
+	}
+	if cfg.RequestTimeout < 0 || cfg.APITimeout < 0 || cfg.RetryWait < 0 || cfg.TrailDepth < 0 || cfg.WatchEvery <= 0 {
 		return nil, fmt.Errorf("%w: negative duration or depth", ErrInvalidConfig)
+	}
+	if !location.ValidID(cfg.WatcherID) {
+		return nil, fmt.Errorf("%w: watcher id %q", ErrInvalidConfig, cfg.WatcherID)
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	f := &Feed{
-		cfg:    cfg,
-		log:    log,
-		fleet:  cfg.Fleet,
-		resnap: make(chan struct{}, 1),
-		trailq: make(chan string, 1),
+		cfg:     cfg,
+		log:     log,
+		fleet:   cfg.Fleet,
+		resnap:  make(chan struct{}, 1),
+		trailq:  make(chan string, 1),
+		watchq:  make(chan string, 1),
+		rewatch: make(chan struct{}, 1),
 	}
 	base, err := cfg.natsOptions()
 	if err != nil {
@@ -217,9 +245,10 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 		*s.sub = sub
 	}
 	f.wakeSnapshot()
-	f.wg.Add(2)
+	f.wg.Add(3)
 	go f.snapshotLoop()
 	go f.trailLoop()
+	go f.watchLoop()
 	return f, nil
 }
 
@@ -242,7 +271,8 @@ func (f *Feed) onHeartbeat(m *nats.Msg) {
 }
 
 // setState records the connection's state. The fleet judges nodes' silence
-// only while the feed is connected (it hears no heartbeat otherwise).
+// only while the feed is connected (it hears no heartbeat otherwise), and
+// after a reconnect the selected driver's watch is said again.
 func (f *Feed) setState(s ConnState, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -256,6 +286,12 @@ func (f *Feed) setState(s ConnState, err error) {
 		f.lastEr = nil
 	}
 	f.fleet.Listening(s == Connected)
+	if s == Connected {
+		select {
+		case f.rewatch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (f *Feed) wakeSnapshot() {
@@ -303,8 +339,8 @@ func (f *Feed) LoadTrail(driver string) {
 	}
 }
 
-// Close stops the feed's goroutines and closes the connection. It is
-// idempotent.
+// Close stops the feed's goroutines (the watch of the selected driver is
+// withdrawn first) and closes the connection. It is idempotent.
 func (f *Feed) Close() error {
 	f.closeOnce.Do(func() {
 		f.stop()

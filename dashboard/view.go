@@ -101,12 +101,14 @@ func (d *Dashboard) Content() fyne.CanvasObject { return d.content }
 // Map returns the map widget.
 func (d *Dashboard) Map() *MapView { return d.mapView }
 
-// Select selects a driver ("" for none) on the map and in the list, and
-// asks the feed for its trail.
+// Select selects a driver ("" for none) on the map and in the list, asks
+// the feed for its trail, and has the feed watch it (so that its app sends
+// fast while it is selected). It does not wait for the network.
 func (d *Dashboard) Select(id string) {
 	if d.fleet.Select(id) && id != "" {
 		d.feed.LoadTrail(id)
 	}
+	d.feed.Watch(id)
 	d.Redraw()
 }
 
