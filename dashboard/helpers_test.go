@@ -22,9 +22,9 @@ func startNode(t testing.TB, mutate ...func(*node.Config)) *node.Node {
 func stopNode(t testing.TB, n *node.Node) { testnode.Stop(t, n) }
 
 // dialDriver connects a driver app to a node's WebSocket edge.
-func dialDriver(t testing.TB, wsURL, id string) *mobileproto.Client {
+func dialDriver(t testing.TB, wsURL, id string, opts ...mobileproto.Option) *mobileproto.Client {
 	t.Helper()
-	return testnode.Dial(t, wsURL, mobileproto.RoleDriver, id)
+	return testnode.Dial(t, wsURL, mobileproto.RoleDriver, id, opts...)
 }
 
 // send sends one fix and returns its cursor.
