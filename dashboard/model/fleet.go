@@ -62,22 +62,28 @@ type Fleet struct {
 	badStatus     atomic.Uint64
 }
 
+// entry is one driver. The fields every redraw reads of every driver come
+// first, so that counting and drawing touch few cache lines: the state
+// shown, and whether it was announced.
 type entry struct {
+	shown       State           // the state last noted ("" before the first)
+	shownReason liveness.Reason // and its reason
+	node        *nodeState      // the node of ann; nil: no announcement yet
+
 	Driver                        // its newest fix; Cursor 0: none yet
 	key     string                // idKey(ID), for sorting
-	ann     presence.Announcement // its newest announcement; Session 0: none
-	node    *nodeState            // ann.Node's
+	ann     presence.Announcement // its newest announcement, when node is set
 	history []liveness.Status     // the last changes of state or reason, oldest first
 }
 
-func (e *entry) announced() bool { return e.ann.Session != 0 }
+func (e *entry) announced() bool { return e.node != nil }
 
-// current is the status last noted.
-func (e *entry) current() (liveness.Status, bool) {
+// current is the status last noted, nil before the first.
+func (e *entry) current() *liveness.Status {
 	if len(e.history) == 0 {
-		return liveness.Status{}, false
+		return nil
 	}
-	return e.history[len(e.history)-1], true
+	return &e.history[len(e.history)-1]
 }
 
 // NewFleet returns an empty Fleet. It returns an error wrapping
@@ -121,7 +127,6 @@ func (f *Fleet) Version() uint64 { return f.version.Load() }
 // is dropped and counted. The fix is also added to the trail when its
 // driver is selected.
 func (f *Fleet) Ingest(d Driver) bool {
-	now := f.now()
 	f.mu.Lock()
 	e, ok := f.drivers[d.ID]
 	if ok && e.Cursor >= d.Cursor {
@@ -129,13 +134,12 @@ func (f *Fleet) Ingest(d Driver) bool {
 		f.duplicates.Add(1)
 		return false
 	}
-	if !ok {
-		e = &entry{key: idKey(d.ID)}
+	if ok {
+		e.Driver = d // a change this brings (back online) is noted by the next Tick
+	} else {
+		e = &entry{Driver: d, key: idKey(d.ID)}
 		f.drivers[d.ID] = e
-	}
-	e.Driver = d
-	if !e.announced() {
-		f.noteLocked(e, now) // a fresh fix may bring it back online
+		f.noteLocked(e, f.now())
 	}
 	if d.ID == f.selected {
 		f.trail = mergeTrail(f.trail, []TrailPoint{trailPoint(&d)}, f.trailLen)
@@ -258,8 +262,7 @@ func (f *Fleet) Tick() Counts {
 		if f.noteLocked(e, now) {
 			changed = true
 		}
-		st, _ := e.current()
-		switch st.State {
+		switch e.shown {
 		case Online:
 			c.Online++
 		case Stale:
@@ -292,7 +295,8 @@ func (f *Fleet) Points(dst []Point) []Point {
 	f.mu.RLock()
 	for id, e := range f.drivers {
 		if e.HasFix() {
-			dst = append(dst, Point{ID: id, X: e.X, Y: e.Y, Status: f.statusLocked(e, now).State})
+			st, _ := f.stateLocked(e, now)
+			dst = append(dst, Point{ID: id, X: e.X, Y: e.Y, Status: st})
 		}
 	}
 	f.mu.RUnlock()
@@ -379,8 +383,8 @@ func (f *Fleet) Rows(q Query) []Row {
 	f.mu.RLock()
 	rows := make([]Row, 0, len(f.drivers))
 	for id, e := range f.drivers {
-		st := f.statusLocked(e, now)
-		if q.Problems && !Problem(st.State) {
+		state, reason := f.stateLocked(e, now)
+		if q.Problems && !Problem(state) {
 			continue
 		}
 		node := e.Node
@@ -388,10 +392,10 @@ func (f *Fleet) Rows(q Query) []Row {
 			node = e.ann.Node
 		}
 		if search != "" && !strings.Contains(strings.ToLower(id), search) &&
-			search != string(st.State) && search != string(st.Reason) && search != strings.ToLower(node) {
+			search != string(state) && search != string(reason) && search != strings.ToLower(node) {
 			continue
 		}
-		r := Row{ID: id, Status: st.State, Reason: st.Reason, Age: Never, Speed: math.NaN(), Lat: math.NaN(), Lon: math.NaN(), Node: node, key: e.key}
+		r := Row{ID: id, Status: state, Reason: reason, Age: Never, Speed: math.NaN(), Lat: math.NaN(), Lon: math.NaN(), Node: node, key: e.key}
 		switch {
 		case e.HasFix():
 			r.Age, r.HasFix, r.Speed, r.Lat, r.Lon = e.Age(now), true, e.Speed, e.Lat, e.Lon

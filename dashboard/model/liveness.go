@@ -101,7 +101,7 @@ func (f *Fleet) Announce(a presence.Announcement) bool {
 	if !e.announced() {
 		// What was shown so far was a guess from the fix's age, for want
 		// of an announcement: it is not part of the driver's story.
-		e.history = e.history[:0]
+		e.history, e.shown, e.shownReason = e.history[:0], "", ""
 	}
 	e.ann = a
 	n := f.nodeLocked(a.Node)
@@ -111,7 +111,13 @@ func (f *Fleet) Announce(a presence.Announcement) bool {
 		}
 	}
 	e.node = n
-	f.noteLocked(e, now)
+	if !f.noteLocked(e, now) {
+		// The same state for the same reason may have begun at another
+		// time (a new session): the node's word for it is kept.
+		if st := f.statusLocked(e, now); !st.Since.IsZero() {
+			e.history[len(e.history)-1].Since = st.Since
+		}
+	}
 	f.mu.Unlock()
 	f.announcements.Add(1)
 	f.version.Add(1)
@@ -235,6 +241,22 @@ func (f *Fleet) markLostLocked(now time.Time) {
 	}
 }
 
+// stateLocked is e's state and reason at now, as statusLocked says them,
+// without the time they began: the cheap path that drawing, listing and
+// counting take for every driver.
+func (f *Fleet) stateLocked(e *entry, now time.Time) (State, liveness.Reason) {
+	switch {
+	case e.announced():
+		if e.ann.State != Offline && !f.lostAtLocked(e.node, now).IsZero() {
+			return Offline, liveness.NodeLost // as liveness.Effective says
+		}
+		return e.ann.State, e.ann.Reason
+	case e.HasFix(): // always, for a driver not announced
+		return f.th.Status(now.Sub(e.FixTime)), FixAge
+	}
+	return Offline, liveness.Unknown
+}
+
 // statusLocked is what e shows at now: its announced status as Effective
 // makes it, or its fallback; the time it began is the one noted when the
 // state and reason are the ones last noted (a fallback's online state
@@ -249,26 +271,24 @@ func (f *Fleet) statusLocked(e *entry, now time.Time) liveness.Status {
 	default:
 		st = liveness.Status{State: Offline, Reason: liveness.Unknown}
 	}
-	if cur, ok := e.current(); ok && cur.State == st.State && cur.Reason == st.Reason && !e.announced() {
+	if cur := e.current(); cur != nil && cur.State == st.State && cur.Reason == st.Reason && !e.announced() {
 		st.Since = cur.Since
 	}
 	return st
 }
 
 // noteLocked records e's status at now in its history if its state or
-// reason changed, and reports whether it did. An announced status that
-// stays the same may still move its since (a new session): that is kept.
+// reason changed, and reports whether it did.
 func (f *Fleet) noteLocked(e *entry, now time.Time) bool {
+	state, reason := f.stateLocked(e, now)
+	if state == e.shown && reason == e.shownReason {
+		return false
+	}
 	st := f.statusLocked(e, now)
 	if st.Since.IsZero() {
 		st.Since = now
 	}
-	if cur, ok := e.current(); ok && cur.State == st.State && cur.Reason == st.Reason {
-		if e.announced() {
-			e.history[len(e.history)-1].Since = st.Since
-		}
-		return false
-	}
+	e.shown, e.shownReason = state, reason
 	if len(e.history) == f.historyLen {
 		copy(e.history, e.history[1:])
 		e.history = e.history[:len(e.history)-1]
@@ -287,7 +307,7 @@ func (f *Fleet) livenessLocked(e *entry, now time.Time) Liveness {
 		}
 	}
 	l.History = make([]liveness.Status, 0, len(e.history)+1)
-	if cur, ok := e.current(); !ok || cur.State != l.State || cur.Reason != l.Reason {
+	if cur := e.current(); cur == nil || cur.State != l.State || cur.Reason != l.Reason {
 		l.History = append(l.History, l.Status) // changed since the last note
 	}
 	for i := len(e.history) - 1; i >= 0 && len(l.History) < f.historyLen; i-- {
