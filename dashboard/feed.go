@@ -33,8 +33,9 @@ type FeedConfig struct {
 	// RequestTimeout bounds each snapshot. Zero value means 30 seconds.
 	RequestTimeout time.Duration
 	// APITimeout bounds each JetStream API call (stream info, consumer
-	// creation) and each trail read. While a cluster elects a leader such calls get no answer
-	// at all, so they are retried after RetryWait rather than waited for.
+	// creation), the wait for each message of a snapshot, and each trail
+	// read. While a cluster elects a leader such calls get no answer at
+	// all, so they are retried after RetryWait rather than waited for.
 	// Zero value means 2 seconds.
 	APITimeout time.Duration
 	// RetryWait is the pause before a failed snapshot is tried again (for

@@ -69,6 +69,9 @@ func (f *Feed) snapshotOnce() error {
 	return err
 }
 
+// errStalled: a snapshot's stream sent nothing for APITimeout.
+var errStalled = errors.New("no message for too long")
+
 // loadPresence reads the newest announcement of every driver from the
 // PRESENCE stream (which keeps only that) with an ordered consumer, and
 // returns how many it read; invalid ones are counted by the fleet. It
@@ -129,12 +132,23 @@ func (f *Feed) lastPerSubject(ctx context.Context, fleet *model.Fleet, streamNam
 		return 0, fmt.Errorf("snapshot: consume %s: %w", streamName, err)
 	}
 	defer it.Stop()
+	// A stream that stops answering (a leader election, a replica catching
+	// up) is asked again after RetryWait, not waited for: a watchdog ends
+	// the read when no message came for APITimeout.
+	sctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	stall := time.AfterFunc(f.cfg.APITimeout, func() { stop(errStalled) })
+	defer stall.Stop()
 	n := 0
 	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		msg, err := it.Next(jetstream.NextContext(sctx))
 		if err != nil {
+			if cause := context.Cause(sctx); cause != nil {
+				err = cause
+			}
 			return n, fmt.Errorf("snapshot: %s after %d messages: %w", streamName, n, err)
 		}
+		stall.Reset(f.cfg.APITimeout)
 		meta, err := msg.Metadata()
 		if err != nil {
 			fleet.Reject(err)
