@@ -132,7 +132,9 @@ type Status struct {
 
 // NewFeed connects to the cluster and starts following it. It returns with
 // the client connecting in the background when no node answers yet (Status
-// says so); it returns an error for an invalid config or credentials file.
+// says so); it returns an error for an invalid config or credentials file,
+// or when the servers closed the connection before the feed was set up
+// (wrapping the reason, such as nats.ErrAuthorization).
 func NewFeed(cfg FeedConfig) (*Feed, error) {
 	if cfg.Fleet == nil {
 		return nil, fmt.Errorf("%w: no Fleet", ErrInvalidConfig)
@@ -210,16 +212,25 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 	if nc.IsConnected() {
 		f.setState(Connected, nil)
 	}
-	if f.js, err = jetstream.New(nc); err != nil {
+	// fail undoes the setup. The servers may have closed the connection
+	// meanwhile (refused credentials): the error then says why.
+	fail := func(what string, err error) (*Feed, error) {
+		if last := nc.LastError(); nc.IsClosed() && last != nil {
+			err = fmt.Errorf("%w: %w", err, last)
+		}
 		f.stop()
+		if f.reader != nil {
+			f.reader.Close()
+		}
 		nc.Close()
-		return nil, fmt.Errorf("dashboard: jetstream: %w", err)
+		return nil, fmt.Errorf("dashboard: %s: %w", what, err)
+	}
+	if f.js, err = jetstream.New(nc); err != nil {
+		return fail("jetstream", err)
 	}
 	f.reader, err = fixstream.NewReader(nc, fixstream.OnReject(func(_ string, err error) { f.fleet.Reject(err) }))
 	if err != nil {
-		f.stop()
-		nc.Close()
-		return nil, fmt.Errorf("dashboard: %w", err)
+		return fail("stream reader", err)
 	}
 	// Live first, snapshot second: a fix or an announcement made between
 	// the two arrives live, and the fleet keeps the newest (by cursor, or
@@ -239,9 +250,7 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 			err = sub.SetPendingLimits(1<<20, 256<<20)
 		}
 		if err != nil {
-			f.stop()
-			nc.Close()
-			return nil, fmt.Errorf("dashboard: subscribe %s: %w", s.subject, err)
+			return fail("subscribe "+s.subject, err)
 		}
 		*s.sub = sub
 	}
