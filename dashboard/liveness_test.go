@@ -10,11 +10,15 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/rtls-io/rtls/dashboard/model"
+	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/internal/testnode"
 	"github.com/rtls-io/rtls/liveness"
 	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node"
+	"github.com/rtls-io/rtls/node/presence"
 )
 
 // shows checks that fleet shows driver in state for reason.
@@ -27,6 +31,32 @@ func shows(fleet *model.Fleet, driver string, state model.State, reason liveness
 		return fmt.Errorf("%s shows %s · %s (announced %v), want %s · %s", driver, l.State, l.Reason, l.Announced, state, reason)
 	}
 	return nil
+}
+
+// stored waits until the PRESENCE stream holds driver's announcement in
+// state for reason (read with a direct get, as the nodes do), so that a
+// dashboard started next loads it from there.
+func stored(t *testing.T, clientURL string, driver string, state model.State, reason liveness.Reason, opts ...nats.Option) {
+	t.Helper()
+	nc, err := nats.Connect(clientURL, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
+		m, err := nc.Request("$JS.API.DIRECT.GET."+fixstream.PresenceStream+"."+fixstream.StatusPrefix+driver, nil, time.Second)
+		if err != nil {
+			return err
+		}
+		a, err := presence.Decode(driver, m.Data)
+		if err != nil {
+			return fmt.Errorf("%v (status %q)", err, m.Header.Get("Status"))
+		}
+		if a.State != state || a.Reason != reason {
+			return fmt.Errorf("stored %s · %s", a.State, a.Reason)
+		}
+		return nil
+	})
 }
 
 // snapshotDone waits for the feed's first snapshot.
@@ -76,16 +106,8 @@ func TestLivenessLoadedFromPresenceStream(t *testing.T) {
 	send(t, gone, 12.98, 77.60, 5)
 	left := time.Now()
 	gone.Close()
-	// Wait until the node has stored both drivers' newest announcements.
-	probe := newFleet(t)
-	probeFeed := startFeed(t, probe, n.ClientURL())
-	checkFor(t, 5*time.Second, 10*time.Millisecond, func() error {
-		if err := shows(probe, "d-gone", model.Offline, liveness.Disconnected); err != nil {
-			return err
-		}
-		return shows(probe, "d-here", model.Online, liveness.Fix)
-	})
-	probeFeed.Close()
+	stored(t, n.ClientURL(), "d-here", model.Online, liveness.Fix)
+	stored(t, n.ClientURL(), "d-gone", model.Offline, liveness.Disconnected)
 
 	fleet := newFleet(t)
 	feed := startFeed(t, fleet, n.ClientURL())
@@ -212,6 +234,7 @@ func TestLivenessWithDispatcherIdentity(t *testing.T) {
 	}
 	before := dial("d-before")
 	send(t, before, 12.97, 77.59, 5)
+	stored(t, n.ClientURL(), "d-before", model.Online, liveness.Fix, s.NATS(testnode.Dispatcher))
 
 	fleet := newFleet(t)
 	feed, err := NewFeed(FeedConfig{ConnConfig: ConnConfig{URLs: []string{n.ClientURL()}, NKeySeedFile: s.SeedFile(testnode.Dispatcher), ReconnectWait: 50 * time.Millisecond},
