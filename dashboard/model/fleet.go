@@ -409,23 +409,50 @@ func (f *Fleet) Rows(q Query) []Row {
 	return rows
 }
 
+// sortRows sorts rows in place. A row is large and holds pointers:
+// sorting a permutation and then moving each row once costs less than
+// swapping rows (each swap a copy with the GC's write barriers).
 func sortRows(rows []Row, key SortKey, desc bool) {
-	sort.Sort(&rowOrder{rows: rows, key: key, desc: desc})
+	o := &rowOrder{rows: rows, perm: make([]int32, len(rows)), key: key, desc: desc}
+	for i := range o.perm {
+		o.perm[i] = int32(i)
+	}
+	sort.Sort(o)
+	// Apply the permutation in place, one cycle at a time: position i
+	// receives the row at perm[i].
+	for i := range o.perm {
+		if o.perm[i] < 0 || int(o.perm[i]) == i {
+			continue
+		}
+		tmp := rows[i]
+		j := i
+		for {
+			k := int(o.perm[j])
+			o.perm[j] = -1
+			if k == i {
+				rows[j] = tmp
+				break
+			}
+			rows[j] = rows[k]
+			j = k
+		}
+	}
 }
 
-// rowOrder sorts rows in place; its Less takes pointers, since copying
-// rows into a comparison function costs more than comparing them.
+// rowOrder sorts a permutation of rows; its Less takes pointers, since
+// copying rows into a comparison function costs more than comparing them.
 type rowOrder struct {
 	rows []Row
+	perm []int32 // perm[i] is the index in rows of the i-th row in order
 	key  SortKey
 	desc bool
 }
 
-func (o *rowOrder) Len() int      { return len(o.rows) }
-func (o *rowOrder) Swap(i, j int) { o.rows[i], o.rows[j] = o.rows[j], o.rows[i] }
+func (o *rowOrder) Len() int      { return len(o.perm) }
+func (o *rowOrder) Swap(i, j int) { o.perm[i], o.perm[j] = o.perm[j], o.perm[i] }
 
 func (o *rowOrder) Less(i, j int) bool {
-	a, b := &o.rows[i], &o.rows[j]
+	a, b := &o.rows[o.perm[i]], &o.rows[o.perm[j]]
 	c := o.column(a, b)
 	if o.desc {
 		c = -c
