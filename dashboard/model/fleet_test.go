@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"sync"
@@ -429,5 +430,46 @@ func TestRate(t *testing.T) {
 	}
 	if got := r.Observe(t0.Add(3*time.Second), 500); got != 150 {
 		t.Fatalf("rate %v, want (500-200)/2", got)
+	}
+}
+
+// sortRows moves every row once through a permutation: the result is the
+// same rows, each pair in order, for every column and direction.
+func TestSortRowsPermutation(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 7, 500} {
+		for key := SortByID; key <= SortByPosition; key++ {
+			for _, desc := range []bool{false, true} {
+				rows := make([]Row, n)
+				for i := range rows {
+					id := fmt.Sprintf("d-%d", r.IntN(1000)*1000+i) // unique
+					rows[i] = Row{ID: id, key: idKey(id), Status: [...]State{Online, Stale, Offline}[r.IntN(3)],
+						Age: time.Duration(r.IntN(5)) * time.Second, Speed: float64(r.IntN(4)), Lat: float64(r.IntN(3)), Lon: float64(r.IntN(3))}
+				}
+				want := map[string]Row{}
+				for _, row := range rows {
+					want[row.ID] = row
+				}
+				sortRows(rows, key, desc)
+				o := &rowOrder{rows: rows, perm: make([]int32, len(rows)), key: key, desc: desc}
+				for i := range o.perm {
+					o.perm[i] = int32(i)
+				}
+				for i := 1; i < len(rows); i++ {
+					if o.Less(i, i-1) {
+						t.Fatalf("n %d key %v desc %v: rows %d and %d out of order: %+v %+v", n, key, desc, i-1, i, rows[i-1], rows[i])
+					}
+				}
+				for _, row := range rows {
+					if want[row.ID] != row {
+						t.Fatalf("row %s changed or repeated", row.ID)
+					}
+					delete(want, row.ID)
+				}
+				if len(want) != 0 {
+					t.Fatalf("%d rows lost", len(want))
+				}
+			}
+		}
 	}
 }
