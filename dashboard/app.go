@@ -21,7 +21,7 @@ import (
 // Options are the dashboard program's settings (its flags).
 type Options struct {
 	Conn ConnConfig
-	// Thresholds of freshness.
+	// Thresholds judge the drivers no node announced (model.Thresholds).
 	Thresholds model.Thresholds
 	// Tiles, when TileURL is set.
 	TileURL, TileAttribution, TileCache string
@@ -47,8 +47,8 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.StringVar(&o.Conn.User, "user", "", "NATS user")
 	fs.StringVar(&o.Conn.Password, "password", os.Getenv("RTLS_NATS_PASSWORD"), "NATS password (default $RTLS_NATS_PASSWORD)")
 	fs.StringVar(&o.Conn.Token, "token", os.Getenv("RTLS_NATS_TOKEN"), "NATS token (default $RTLS_NATS_TOKEN)")
-	fs.DurationVar(&o.Thresholds.StaleAfter, "stale", model.DefaultStaleAfter, "a driver whose newest fix is this old is stale")
-	fs.DurationVar(&o.Thresholds.OfflineAfter, "offline", model.DefaultOfflineAfter, "a driver whose newest fix is this old is offline")
+	fs.DurationVar(&o.Thresholds.StaleAfter, "stale", model.DefaultStaleAfter, "a driver no node announced is stale when its newest fix is this old")
+	fs.DurationVar(&o.Thresholds.OfflineAfter, "offline", model.DefaultOfflineAfter, "a driver no node announced is offline when its newest fix is this old")
 	fs.StringVar(&o.TileURL, "tiles", "", "raster tile URL template with {z}, {x}, {y} (default: none, a graticule map)")
 	fs.StringVar(&o.TileAttribution, "tiles-attribution", "© OpenStreetMap contributors", "attribution the tile provider requires, shown on the map")
 	fs.StringVar(&o.TileCache, "tiles-cache", defaultTileCache(), "directory for cached tiles (\"\" for none)")

@@ -2,6 +2,8 @@ package dashboard
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/rtls-io/rtls/dashboard/model"
 	"github.com/rtls-io/rtls/internal/fixstream"
+	"github.com/rtls-io/rtls/location"
 )
 
 // FeedConfig configures a Feed. A zero field means the default in its
@@ -30,8 +33,9 @@ type FeedConfig struct {
 	// RequestTimeout bounds each snapshot. Zero value means 30 seconds.
 	RequestTimeout time.Duration
 	// APITimeout bounds each JetStream API call (stream info, consumer
-	// creation) and each trail read. While a cluster elects a leader such calls get no answer
-	// at all, so they are retried after RetryWait rather than waited for.
+	// creation), the wait for each message of a snapshot, and each trail
+	// read. While a cluster elects a leader such calls get no answer at
+	// all, so they are retried after RetryWait rather than waited for.
 	// Zero value means 2 seconds.
 	APITimeout time.Duration
 	// RetryWait is the pause before a failed snapshot is tried again (for
@@ -40,17 +44,28 @@ type FeedConfig struct {
 	// TrailDepth is the most fixes read for the selected driver's trail.
 	// Zero value means 100.
 	TrailDepth int
+	// WatcherID is how this dashboard names itself when it watches a
+	// driver (rtls.watch.<driver>): unique per dashboard instance, a valid
+	// id (location.ValidID). Zero value means "dash-" and 12 random hex
+	// digits.
+	WatcherID string
+	// WatchEvery is how often the watch of the selected driver is said
+	// again: the nodes forget a watch not repeated within 60 s. Zero value
+	// means 20 seconds.
+	WatchEvery time.Duration
 }
 
 // Feed keeps a model.Fleet up to date from the cluster: it subscribes to
-// every driver's live subject, then loads the newest stored fix of every
-// driver (again after each reconnect, since core NATS loses what is
-// published while disconnected), and reads the selected driver's recent
-// fixes on request. Its methods are safe for concurrent use.
+// every driver's live fixes, liveness announcements and every node's
+// heartbeat, then loads the newest announcement and the newest stored fix
+// of every driver (again after each reconnect, since core NATS loses what
+// is published while disconnected), reads the selected driver's recent
+// fixes on request, and watches the selected driver (Watch) so that its
+// app sends fast. Its methods are safe for concurrent use.
 //
-// Nothing in a NATS callback waits: the live handler decodes one message
-// and updates the fleet under a short lock; connection events only set
-// state and wake the feed's own goroutines.
+// Nothing in a NATS callback waits: the handlers decode one message and
+// update the fleet under a short lock; connection events only set state
+// and wake the feed's own goroutines.
 type Feed struct {
 	cfg    FeedConfig
 	log    *slog.Logger
@@ -59,12 +74,16 @@ type Feed struct {
 	js     jetstream.JetStream
 	reader *fixstream.Reader
 	live   *nats.Subscription
+	status *nats.Subscription // rtls.status.*
+	beats  *nats.Subscription // rtls.node.*
 
-	resnap chan struct{}   // a snapshot is due (cap 1)
-	trailq chan string     // the latest trail request (cap 1)
-	base   context.Context // ends when the feed closes
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	resnap  chan struct{}   // a snapshot is due (cap 1)
+	trailq  chan string     // the latest trail request (cap 1)
+	watchq  chan string     // the latest driver to watch, "" for none (cap 1)
+	rewatch chan struct{}   // say the watch again: reconnected (cap 1)
+	base    context.Context // ends when the feed closes
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
 
 	closeOnce sync.Once
 
@@ -83,9 +102,13 @@ type SnapshotInfo struct {
 	Loading bool
 	// Done counts completed snapshots (1 after the first, more after reconnects).
 	Done int
-	// Fixes is how many fixes the last snapshot read, and Took how long.
-	Fixes int
-	Took  time.Duration
+	// Fixes is how many fixes the last snapshot read, Statuses how many
+	// liveness announcements, and Took how long.
+	Fixes, Statuses int
+	Took            time.Duration
+	// NoPresence: the cluster has no PRESENCE stream (its nodes predate the
+	// liveness model), so every state is judged from the age of fixes.
+	NoPresence bool
 	// Err is why the last snapshot failed, if it did.
 	Err error
 }
@@ -102,14 +125,16 @@ type Status struct {
 	Snapshot SnapshotInfo
 	// LiveMessages counts messages received on the live subjects.
 	LiveMessages uint64
-	// Dropped counts live messages the client dropped because the
-	// dashboard fell behind (slow consumer).
+	// Dropped counts live messages (fixes, announcements, heartbeats) the
+	// client dropped because the dashboard fell behind (slow consumer).
 	Dropped int
 }
 
 // NewFeed connects to the cluster and starts following it. It returns with
 // the client connecting in the background when no node answers yet (Status
-// says so); it returns an error for an invalid config or credentials file.
+// says so); it returns an error for an invalid config or credentials file,
+// or when the servers closed the connection before the feed was set up
+// (wrapping the reason, such as nats.ErrAuthorization).
 func NewFeed(cfg FeedConfig) (*Feed, error) {
 	if cfg.Fleet == nil {
 		return nil, fmt.Errorf("%w: no Fleet", ErrInvalidConfig)
@@ -129,19 +154,32 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 	if cfg.TrailDepth == 0 {
 		cfg.TrailDepth = 100
 	}
-	if cfg.RequestTimeout < 0 || cfg.APITimeout < 0 || cfg.RetryWait < 0 || cfg.TrailDepth < 0 {
+	if cfg.WatchEvery == 0 {
+		cfg.WatchEvery = 20 * time.Second
+	}
+	if cfg.WatcherID == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		cfg.WatcherID = "dash-" + hex.EncodeToString(b[:])
+	}
+	if cfg.RequestTimeout < 0 || cfg.APITimeout < 0 || cfg.RetryWait < 0 || cfg.TrailDepth < 0 || cfg.WatchEvery <= 0 {
 		return nil, fmt.Errorf("%w: negative duration or depth", ErrInvalidConfig)
+	}
+	if !location.ValidID(cfg.WatcherID) {
+		return nil, fmt.Errorf("%w: watcher id %q", ErrInvalidConfig, cfg.WatcherID)
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	f := &Feed{
-		cfg:    cfg,
-		log:    log,
-		fleet:  cfg.Fleet,
-		resnap: make(chan struct{}, 1),
-		trailq: make(chan string, 1),
+		cfg:     cfg,
+		log:     log,
+		fleet:   cfg.Fleet,
+		resnap:  make(chan struct{}, 1),
+		trailq:  make(chan string, 1),
+		watchq:  make(chan string, 1),
+		rewatch: make(chan struct{}, 1),
 	}
 	base, err := cfg.natsOptions()
 	if err != nil {
@@ -174,36 +212,53 @@ func NewFeed(cfg FeedConfig) (*Feed, error) {
 	if nc.IsConnected() {
 		f.setState(Connected, nil)
 	}
-	if f.js, err = jetstream.New(nc); err != nil {
+	// fail undoes the setup. The servers may have closed the connection
+	// meanwhile (refused credentials): the error then says why.
+	fail := func(what string, err error) (*Feed, error) {
+		if last := nc.LastError(); nc.IsClosed() && last != nil {
+			err = fmt.Errorf("%w: %w", err, last)
+		}
 		f.stop()
+		if f.reader != nil {
+			f.reader.Close()
+		}
 		nc.Close()
-		return nil, fmt.Errorf("dashboard: jetstream: %w", err)
+		return nil, fmt.Errorf("dashboard: %s: %w", what, err)
+	}
+	if f.js, err = jetstream.New(nc); err != nil {
+		return fail("jetstream", err)
 	}
 	f.reader, err = fixstream.NewReader(nc, fixstream.OnReject(func(_ string, err error) { f.fleet.Reject(err) }))
 	if err != nil {
-		f.stop()
-		nc.Close()
-		return nil, fmt.Errorf("dashboard: %w", err)
+		return fail("stream reader", err)
 	}
-	// Live first, snapshot second: a fix stored between the two arrives on
-	// the live subject, and the fleet keeps the newest by cursor whichever
-	// path delivers it first.
-	f.live, err = nc.Subscribe(fixstream.LivePrefix+"*", f.onLive)
-	if err != nil {
-		f.stop()
-		nc.Close()
-		return nil, fmt.Errorf("dashboard: subscribe %s*: %w", fixstream.LivePrefix, err)
-	}
-	// About 2 minutes of 10,000 drivers at 1 fix/s may wait for the handler.
-	if err := f.live.SetPendingLimits(1<<20, 256<<20); err != nil {
-		f.stop()
-		nc.Close()
-		return nil, err
+	// Live first, snapshot second: a fix or an announcement made between
+	// the two arrives live, and the fleet keeps the newest (by cursor, or
+	// by presence.Announcement.Newer) whichever path delivers it first.
+	for _, s := range []struct {
+		sub     **nats.Subscription
+		subject string
+		handler nats.MsgHandler
+	}{
+		{&f.live, fixstream.LivePrefix + "*", f.onLive},
+		{&f.status, fixstream.StatusPrefix + "*", f.onStatus},
+		{&f.beats, fixstream.NodePrefix + "*", f.onHeartbeat},
+	} {
+		sub, err := nc.Subscribe(s.subject, s.handler)
+		if err == nil {
+			// About 2 minutes of 10,000 drivers at 1 fix/s may wait for the handler.
+			err = sub.SetPendingLimits(1<<20, 256<<20)
+		}
+		if err != nil {
+			return fail("subscribe "+s.subject, err)
+		}
+		*s.sub = sub
 	}
 	f.wakeSnapshot()
-	f.wg.Add(2)
+	f.wg.Add(3)
 	go f.snapshotLoop()
 	go f.trailLoop()
+	go f.watchLoop()
 	return f, nil
 }
 
@@ -215,6 +270,19 @@ func (f *Feed) onLive(m *nats.Msg) {
 	f.fleet.IngestMessage(m.Subject, m.Data, cursor) // errors are counted by the fleet
 }
 
+// onStatus and onHeartbeat run on their subscriptions' delivery
+// goroutines: decode, keep, count what is invalid. They never block.
+func (f *Feed) onStatus(m *nats.Msg) {
+	f.fleet.IngestStatus(m.Subject, m.Data) // errors are counted by the fleet
+}
+
+func (f *Feed) onHeartbeat(m *nats.Msg) {
+	f.fleet.IngestHeartbeat(m.Subject, m.Data) // errors are counted by the fleet
+}
+
+// setState records the connection's state. The fleet judges nodes' silence
+// only while the feed is connected (it hears no heartbeat otherwise), and
+// after a reconnect the selected driver's watch is said again.
 func (f *Feed) setState(s ConnState, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -226,6 +294,13 @@ func (f *Feed) setState(s ConnState, err error) {
 		f.lastEr = err
 	} else if s == Connected {
 		f.lastEr = nil
+	}
+	f.fleet.Listening(s == Connected)
+	if s == Connected {
+		select {
+		case f.rewatch <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -246,8 +321,10 @@ func (f *Feed) Status() Status {
 		st.URL = f.nc.ConnectedUrlRedacted()
 	}
 	st.LiveMessages = f.liveMsgs.Load()
-	if d, err := f.live.Dropped(); err == nil {
-		st.Dropped = d
+	for _, sub := range []*nats.Subscription{f.live, f.status, f.beats} {
+		if d, err := sub.Dropped(); err == nil {
+			st.Dropped += d
+		}
 	}
 	return st
 }
@@ -272,8 +349,8 @@ func (f *Feed) LoadTrail(driver string) {
 	}
 }
 
-// Close stops the feed's goroutines and closes the connection. It is
-// idempotent.
+// Close stops the feed's goroutines (the watch of the selected driver is
+// withdrawn first) and closes the connection. It is idempotent.
 func (f *Feed) Close() error {
 	f.closeOnce.Do(func() {
 		f.stop()

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/rtls-io/rtls/dashboard/model"
 	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/node"
 )
@@ -38,7 +39,7 @@ func TestFeedSnapshotThenLive(t *testing.T) {
 		return hasFix(fleet, "d-2", c2)
 	})
 	d, status, _ := fleet.Driver("d-1")
-	if d.Lat != 12.972 || d.Lon != 77.592 || d.Speed != 7 || d.Heading != 90 || d.Node != "n1" || status.String() != "live" {
+	if d.Lat != 12.972 || d.Lon != 77.592 || d.Speed != 7 || d.Heading != 90 || d.Node != "n1" || status.State != model.Online {
 		t.Fatalf("d-1 from the snapshot: %+v %v", d, status)
 	}
 	st := feed.Status()

@@ -3,7 +3,11 @@ package dashboard
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
+
+	"github.com/rtls-io/rtls/dashboard/model"
+	"github.com/rtls-io/rtls/liveness"
 )
 
 // formatAge is a short age: "4s", "2m05s", "3h07m", "2d".
@@ -33,4 +37,36 @@ func formatSpeed(mps float64) string {
 
 func formatPosition(lat, lon float64) string {
 	return fmt.Sprintf("%.5f, %.5f", lat, lon)
+}
+
+// formatState is a state with its reason: "stale · no-fix".
+func formatState(st model.State, r liveness.Reason) string {
+	if r == "" {
+		return string(st)
+	}
+	return string(st) + " · " + string(r)
+}
+
+// formatClock is a time of day in loc: "14:02:11".
+func formatClock(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("15:04:05")
+}
+
+// formatLiveness says when and why a driver's state last changed, then its
+// earlier changes, newest first: "offline since 14:02:11 (disconnected) ·
+// online 13:55:02 (fix) · online 13:54:58 (connected)". A state judged from
+// the fix's age says so.
+func formatLiveness(l model.Liveness, loc *time.Location) string {
+	var b strings.Builder
+	for i, h := range l.History {
+		if i == 0 {
+			fmt.Fprintf(&b, "%s since %s (%s)", h.State, formatClock(h.Since, loc), h.Reason)
+			continue
+		}
+		fmt.Fprintf(&b, " · %s %s (%s)", h.State, formatClock(h.Since, loc), h.Reason)
+	}
+	if !l.Announced {
+		b.WriteString(" · no status announced: judged from the fix's age")
+	}
+	return b.String()
 }

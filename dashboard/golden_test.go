@@ -10,17 +10,25 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/rtls-io/rtls/dashboard/model"
+	"github.com/rtls-io/rtls/liveness"
+	"github.com/rtls-io/rtls/node/presence"
 )
 
-// goldenFleet is a fixed fleet on a fixed clock: a few drivers in each
-// freshness state around Bengaluru, one selected with its trail.
+// goldenFleet is a fixed fleet on a fixed clock (12:00:00 UTC): drivers
+// around Bengaluru in every state with its reasons, as their nodes
+// announced them — n1 alive, n2 silent since 11:59:50, so lost — one
+// driver no node announced (its state judged from its fix's age), one
+// connected without a fix yet (listed, not on the map); d-102 selected,
+// with its trail and its recent changes of state.
 func goldenFleet(t *testing.T) *model.Fleet {
 	t.Helper()
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-	fleet, err := model.NewFleet(model.Config{Now: func() time.Time { return now }})
+	clk := newTestClock(now.Add(-time.Minute))
+	fleet, err := model.NewFleet(model.Config{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	fleet.Listening(true) // since 11:59:00
 	mk := func(id string, cursor uint64, lat, lon, speed float64, age time.Duration) model.Driver {
 		d := model.Driver{ID: id, Lat: lat, Lon: lon, Speed: speed, Heading: 90, Accuracy: 5, FixTime: now.Add(-age), Received: now.Add(-age), Node: "n1", Cursor: cursor}
 		d.X, d.Y = model.Project(lat, lon)
@@ -32,12 +40,41 @@ func goldenFleet(t *testing.T) *model.Fleet {
 		mk("d-103", 902, 12.9650, 77.5850, 0, 9*time.Second),
 		mk("d-104", 903, 12.9590, 77.6100, 5.5, 40*time.Second),
 		mk("d-105", 904, 12.9880, 77.5800, math.NaN(), 70*time.Second),
-		mk("d-106", 905, 12.9520, 77.5990, 3, 10*time.Minute),
+		mk("d-106", 905, 12.9520, 77.5990, 3, 12*time.Second),
 		mk("d-107", 906, 12.9760, 77.6180, 13.9, 1*time.Second),
 	}
 	for _, d := range drivers {
 		fleet.Ingest(d)
 	}
+	at := func(hms string) int64 {
+		tm, err := time.Parse("15:04:05", hms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Date(2026, 11, 29, tm.Hour(), tm.Minute(), tm.Second(), 0, time.UTC).UnixMilli()
+	}
+	announce := func(driver, node string, session int64, n uint64, st model.State, r liveness.Reason, since string) {
+		a := presence.Announcement{Driver: driver, State: st, Reason: r, Since: at(since), Node: node, Session: session, N: n}
+		if !fleet.Announce(a) {
+			t.Fatalf("announcement %+v refused", a)
+		}
+	}
+	announce("d-101", "n1", 1, 2, model.Online, liveness.Fix, "11:55:02")
+	// d-102: online, gone, back: its last changes show in the details.
+	announce("d-102", "n1", 1, 1, model.Online, liveness.Fix, "11:40:00")
+	announce("d-102", "n1", 1, 2, model.Offline, liveness.Disconnected, "11:52:10")
+	announce("d-102", "n1", 2, 1, model.Online, liveness.Connected, "11:58:40")
+	announce("d-102", "n1", 2, 2, model.Online, liveness.Fix, "11:58:41")
+	announce("d-103", "n1", 1, 3, model.Stale, liveness.GPSStale, "11:59:51")
+	announce("d-104", "n1", 1, 3, model.Stale, liveness.NoFix, "11:59:35")
+	announce("d-105", "n1", 1, 4, model.Offline, liveness.Disconnected, "11:58:55")
+	announce("d-106", "n2", 1, 2, model.Online, liveness.Fix, "11:50:00")
+	announce("d-108", "n1", 3, 1, model.Online, liveness.Connected, "11:59:58")
+	clk.Set(now.Add(-10 * time.Second))
+	fleet.Heartbeat("n2") // and no more
+	clk.Set(now)
+	fleet.Heartbeat("n1")
+
 	fleet.Select("d-102")
 	var trail []model.Driver
 	for i := 0; i < 8; i++ {

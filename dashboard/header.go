@@ -42,9 +42,12 @@ func newHeader() *header {
 	return h
 }
 
-// update shows counts, the live fix rate and the feed's status.
+// update shows counts, the live fix rate and the feed's status. The counts
+// are the drivers' liveness states across the cluster, as their nodes
+// announced them: online is connected and sending, whatever the age of
+// the newest fix the dashboard has.
 func (h *header) update(c model.Counts, fixesPerSecond float64, st Status, stats model.Stats) {
-	h.active.SetText(fmt.Sprintf("Active drivers: %d  (live %d · stale %d · offline %d)", c.Active(), c.Live, c.Stale, c.Offline))
+	h.active.SetText(fmt.Sprintf("Online drivers: %d of %d  (stale %d · offline %d)", c.Online, c.Total(), c.Stale, c.Offline))
 	h.rate.SetText(fmt.Sprintf("%.1f fixes/s", fixesPerSecond))
 	h.conn.SetText("Cluster: " + st.State.String())
 	if st.Server != "" {
@@ -54,15 +57,18 @@ func (h *header) update(c model.Counts, fixesPerSecond float64, st Status, stats
 	}
 	var notes []string
 	if st.Snapshot.Loading {
-		notes = append(notes, "loading every driver's last fix…")
+		notes = append(notes, "loading every driver's status and last fix…")
 	} else if st.Snapshot.Err != nil && st.State == Connected {
 		notes = append(notes, "snapshot failed: "+st.Snapshot.Err.Error())
 	}
-	if n := stats.Malformed + stats.BadSubject; n > 0 {
+	if st.Snapshot.NoPresence && st.State == Connected {
+		notes = append(notes, "the cluster announces no liveness: states from the age of fixes")
+	}
+	if n := stats.Malformed + stats.BadSubject + stats.BadStatus; n > 0 {
 		notes = append(notes, fmt.Sprintf("%d bad messages skipped", n))
 	}
 	if st.Dropped > 0 {
-		notes = append(notes, fmt.Sprintf("%d live fixes dropped (too slow)", st.Dropped))
+		notes = append(notes, fmt.Sprintf("%d live messages dropped (too slow)", st.Dropped))
 	}
 	h.notes.SetText(strings.Join(notes, " · "))
 	h.bar.Refresh() // the labels' widths changed: lay the row out again

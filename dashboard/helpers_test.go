@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,9 +22,9 @@ func startNode(t testing.TB, mutate ...func(*node.Config)) *node.Node {
 func stopNode(t testing.TB, n *node.Node) { testnode.Stop(t, n) }
 
 // dialDriver connects a driver app to a node's WebSocket edge.
-func dialDriver(t testing.TB, wsURL, id string) *mobileproto.Client {
+func dialDriver(t testing.TB, wsURL, id string, opts ...mobileproto.Option) *mobileproto.Client {
 	t.Helper()
-	return testnode.Dial(t, wsURL, mobileproto.RoleDriver, id)
+	return testnode.Dial(t, wsURL, mobileproto.RoleDriver, id, opts...)
 }
 
 // send sends one fix and returns its cursor.
@@ -74,4 +75,24 @@ func hasFix(fleet *model.Fleet, driver string, cursor uint64) error {
 		return fmt.Errorf("driver %s at cursor %d, want %d", driver, d.Cursor, cursor)
 	}
 	return nil
+}
+
+// testClock is a settable clock, safe for the feed's goroutines to read.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock(t time.Time) *testClock { return &testClock{now: t} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
 }

@@ -19,11 +19,11 @@ var listColumns = []struct {
 	key   model.SortKey
 	share float32
 }{
-	{"Driver", model.SortByID, 0.19},
-	{"Status", model.SortByStatus, 0.16},
-	{"Seen", model.SortByAge, 0.15},
-	{"Speed", model.SortBySpeed, 0.16},
-	{"Position", model.SortByPosition, 0.34},
+	{"Driver", model.SortByID, 0.14},
+	{"Status", model.SortByStatus, 0.32}, // "● offline · disconnected"
+	{"Seen", model.SortByAge, 0.13},
+	{"Speed", model.SortBySpeed, 0.15},
+	{"Position", model.SortByPosition, 0.26}, // 4 decimals, 11 m; the details show 5
 }
 
 var colRowSelected = color.RGBA{0x15, 0x65, 0xc0, 0x40}
@@ -141,13 +141,20 @@ func (l *driverList) updateRow(i widget.ListItemID, o fyne.CanvasObject) {
 	cells := stack.Objects[1].(*fyne.Container).Objects
 	cells[0].(*widget.Label).SetText(r.ID)
 	status := cells[1].(*fyne.Container).Objects[0].(*canvas.Text)
-	if txt, c := "● "+r.Status.String(), StatusColour(r.Status); status.Text != txt || status.Color != c {
+	if txt, c := "● "+formatState(r.Status, r.Reason), StatusColour(r.Status); status.Text != txt || status.Color != c {
 		status.Text, status.Color = txt, c
 		status.Refresh()
 	}
-	cells[2].(*widget.Label).SetText(formatAge(r.Age))
+	seen, position := "–", "–"
+	if r.Age != model.Never {
+		seen = formatAge(r.Age)
+	}
+	if r.HasFix {
+		position = fmt.Sprintf("%.4f, %.4f", r.Lat, r.Lon)
+	}
+	cells[2].(*widget.Label).SetText(seen)
 	cells[3].(*widget.Label).SetText(formatSpeed(r.Speed))
-	cells[4].(*widget.Label).SetText(formatPosition(r.Lat, r.Lon))
+	cells[4].(*widget.Label).SetText(position)
 }
 
 func (l *driverList) sortBy(key model.SortKey) {
@@ -161,7 +168,7 @@ func (l *driverList) sortBy(key model.SortKey) {
 }
 
 // showProblems turns "stale or offline, longest silent first" on or off.
-// On, the list keeps only the drivers that are not live, sorted by age
+// On, the list keeps only the drivers that are not online, sorted by age
 // descending (the columns still re-sort them); off, it shows everyone in the
 // order it had before, unless a column was chosen meanwhile. The search box
 // applies either way.

@@ -93,7 +93,7 @@ func TestMapAggregatesAndKeepsTheSelection(t *testing.T) {
 	if cl.InView != fleet.Len() || aggregated < 8 || inClusters < 300 {
 		t.Fatalf("%d of %d drivers in view, %d in %d clusters", cl.InView, fleet.Len(), inClusters, aggregated)
 	}
-	if worst[model.Live] == 0 || worst[model.Stale] == 0 || worst[model.Offline] != 1 {
+	if worst[model.Online] == 0 || worst[model.Stale] == 0 || worst[model.Offline] != 1 {
 		t.Fatalf("clusters by worst state %v, want some live, some stale, one offline", worst)
 	}
 	// Each cluster is drawn in its worst state's colour, and the plain

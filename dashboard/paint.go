@@ -16,19 +16,18 @@ var (
 	colTrail      = color.RGBA{0x15, 0x65, 0xc0, 0xff}
 	colSelected   = color.RGBA{0x15, 0x65, 0xc0, 0xff}
 	colOutline    = color.RGBA{0xff, 0xff, 0xff, 0xff}
+	// statusColours by State.Severity: online, stale, offline.
 	statusColours = [...]color.RGBA{
-		model.Live:    {0x2e, 0x9d, 0x3a, 0xff},
-		model.Stale:   {0xf0, 0xa0, 0x1a, 0xff},
-		model.Offline: {0x8a, 0x8a, 0x8a, 0xff},
+		0: {0x2e, 0x9d, 0x3a, 0xff}, // online: green
+		1: {0xf0, 0xa0, 0x1a, 0xff}, // stale: orange
+		2: {0x8a, 0x8a, 0x8a, 0xff}, // offline: grey
 	}
 )
 
-// StatusColour is the colour of a driver's dot and status in the list.
-func StatusColour(s model.Status) color.RGBA {
-	if int(s) < len(statusColours) {
-		return statusColours[s]
-	}
-	return statusColours[model.Offline]
+// StatusColour is the colour of a driver's dot and status in the list: by
+// the state's severity, so anything unknown is drawn as offline.
+func StatusColour(s model.State) color.RGBA {
+	return statusColours[min(s.Severity(), len(statusColours)-1)]
 }
 
 // mapFrame is everything one drawing of the map needs. It is built and
@@ -53,9 +52,9 @@ func (f *mapFrame) paint(img *image.RGBA) (tilesDrawn bool) {
 	}
 	f.paintTrail(img)
 	r := math.Max(2, 3.5*f.scale)
-	// Offline first, live last: the freshest drivers stay on top. Drivers
-	// in aggregated cells are drawn as their cell's count instead.
-	for _, st := range [...]model.Status{model.Offline, model.Stale, model.Live} {
+	// Offline first, online last: the drivers still coming stay on top.
+	// Drivers in aggregated cells are drawn as their cell's count instead.
+	for _, st := range [...]model.State{model.Offline, model.Stale, model.Online} {
 		c := StatusColour(st)
 		for i := range f.points {
 			p := &f.points[i]

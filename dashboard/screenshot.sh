@@ -4,6 +4,9 @@
 # ports of its own (18480 for WebSockets, 14322 for NATS, so a node from
 # `task run` or `task cluster` is not disturbed), drives a simulated fleet
 # through it, runs the dashboard under Xvfb and writes the screen to a PNG.
+# 10% of the drivers fall silent (stale, no-fix); 20 more (sim-00 to
+# sim-019, listed among the others) leave while the dashboard watches
+# (offline, disconnected), one of them selected to show its changes.
 #
 #   dashboard/screenshot.sh [out.png]        (default docs/dashboard.png)
 #
@@ -37,18 +40,23 @@ for _ in $(seq 100); do
 done
 curl -sf http://127.0.0.1:18480/readyz >/dev/null || { echo "node not ready"; exit 1; }
 
-echo "== $drivers simulated drivers, ${warmup}s to build up trails (10% go quiet)"
+echo "== $drivers simulated drivers, ${warmup}s to build up trails (10% go quiet), 20 more that will leave"
 "$work/rtls-fleetsim" -ws ws://127.0.0.1:18480/v1/ws -drivers "$drivers" -interval 1s -quiet 0.1 -stats 0 &
 pids+=($!)
+"$work/rtls-fleetsim" -ws ws://127.0.0.1:18480/v1/ws -drivers 20 -prefix sim-0 -seed 2 -interval 1s -stats 0 &
+leaving=$!
+pids+=($leaving)
 sleep "$warmup"
 
 echo "== dashboard under Xvfb -> $out"
 mkdir -p "$(dirname "$out")"
 LANG=en_US.UTF-8 xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" sh -c '
-  "$1" -nats nats://127.0.0.1:14322 -stale 5s -offline 20s -size 1280x800 -select sim-7 -tiles-cache "" &
+  "$1" -nats nats://127.0.0.1:14322 -size 1280x800 -select sim-03 -tiles-cache "" &
   app=$!
-  sleep 8
+  sleep 5
+  kill "$3" # 20 drivers leave: their connections close
+  sleep 4
   /usr/bin/import -window root "$2"
   kill $app; wait $app || true
-' sh "$work/rtls-dashboard" "$out"
+' sh "$work/rtls-dashboard" "$out" "$leaving"
 echo "== wrote $out"

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,9 @@ type Config struct {
 	// first drivers arrive and are fitted. Zero values mean (20, 0) and 2.
 	Center [2]float64
 	Zoom   float64
+	// Location is the time zone the detail view shows times of day in.
+	// Zero value means time.Local.
+	Location *time.Location
 }
 
 // Dashboard is the dispatcher's window content: header, map and driver
@@ -75,6 +79,9 @@ func New(cfg Config) (*Dashboard, error) {
 	if cfg.Zoom == 0 {
 		cfg.Zoom = 2
 	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
 	d := &Dashboard{cfg: cfg, fleet: cfg.Fleet, feed: cfg.Feed, rate: model.NewRate(5 * time.Second), quit: make(chan struct{})}
 	d.header = newHeader()
 	d.mapView = newMapView(cfg.Fleet, cfg.Tiles, cfg.Center, cfg.Zoom, d.selectFromMap)
@@ -94,12 +101,14 @@ func (d *Dashboard) Content() fyne.CanvasObject { return d.content }
 // Map returns the map widget.
 func (d *Dashboard) Map() *MapView { return d.mapView }
 
-// Select selects a driver ("" for none) on the map and in the list, and
-// asks the feed for its trail.
+// Select selects a driver ("" for none) on the map and in the list, asks
+// the feed for its trail, and has the feed watch it (so that its app sends
+// fast while it is selected). It does not wait for the network.
 func (d *Dashboard) Select(id string) {
 	if d.fleet.Select(id) && id != "" {
 		d.feed.LoadTrail(id)
 	}
+	d.feed.Watch(id)
 	d.Redraw()
 }
 
@@ -111,7 +120,7 @@ func (d *Dashboard) selectFromMap(id string) {
 // Redraw brings every widget up to date with the fleet and the feed. Call
 // it on the Fyne goroutine; Start calls it at a bounded rate.
 func (d *Dashboard) Redraw() {
-	counts, _ := d.fleet.Tick()
+	counts := d.fleet.Tick()
 	st := d.feed.Status()
 	d.header.update(counts, d.rate.Observe(d.fleet.Now(), st.LiveMessages), st, d.fleet.Stats())
 	d.mapView.update()
@@ -126,18 +135,38 @@ func (d *Dashboard) updateDetails() {
 		d.setDetails("Select a driver on the map or in the list.")
 		return
 	}
-	dr, st, ok := d.fleet.Driver(id)
+	dr, l, ok := d.fleet.Driver(id)
 	if !ok {
-		d.setDetails(id + ": no fix")
+		d.setDetails(id + ": not known to the cluster")
 		return
 	}
-	heading := "–"
-	if !math.IsNaN(dr.Heading) {
-		heading = fmt.Sprintf("%.0f°", dr.Heading)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s · %s", id, formatState(l.State, l.Reason))
+	if dr.HasFix() {
+		heading := "–"
+		if !math.IsNaN(dr.Heading) {
+			heading = fmt.Sprintf("%.0f°", dr.Heading)
+		}
+		fmt.Fprintf(&b, " · seen %s ago · %s, heading %s", formatAge(dr.Age(d.fleet.Now())), formatSpeed(dr.Speed), heading)
+	} else {
+		b.WriteString(" · no fix yet")
 	}
-	d.setDetails(fmt.Sprintf("%s · %s, seen %s ago · %s, heading %s\n%s · stored by %s\ncursor %d · trail of %d fixes",
-		id, st, formatAge(dr.Age(d.fleet.Now())), formatSpeed(dr.Speed), heading,
-		formatPosition(dr.Lat, dr.Lon), dr.Node, dr.Cursor, len(d.fleet.Trail())))
+	b.WriteString("\n" + formatLiveness(l, d.cfg.Location))
+	if dr.HasFix() {
+		fmt.Fprintf(&b, "\n%s · ", formatPosition(dr.Lat, dr.Lon))
+	} else {
+		b.WriteString("\n")
+	}
+	if l.Announced {
+		fmt.Fprintf(&b, "announced by %s", l.Node)
+		if dr.HasFix() {
+			b.WriteString(" · ")
+		}
+	}
+	if dr.HasFix() {
+		fmt.Fprintf(&b, "stored by %s · cursor %d · trail of %d fixes", dr.Node, dr.Cursor, len(d.fleet.Trail()))
+	}
+	d.setDetails(b.String())
 }
 
 // setDetails shows text under the list. A wrapped label's height follows

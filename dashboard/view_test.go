@@ -19,7 +19,7 @@ import (
 // newDashboard builds a dashboard in a test window of the given size.
 func newDashboard(t *testing.T, fleet *model.Fleet, feed *Feed, tiles *TileLayer, size fyne.Size) (*Dashboard, fyne.Window) {
 	t.Helper()
-	d, err := New(Config{Fleet: fleet, Feed: feed, Tiles: tiles})
+	d, err := New(Config{Fleet: fleet, Feed: feed, Tiles: tiles, Location: time.UTC})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,12 +137,12 @@ func TestViewListSearchAndSelect(t *testing.T) {
 	if got := strings.Join(rowIDs(d), " "); got != "d-anna d-bob x-carl" {
 		t.Fatalf("rows %q", got)
 	}
-	for _, want := range []string{"d-anna", "d-bob", "x-carl", "3 of 3 drivers", "Node: n1", "Cluster: connected", "● live", "18 km/h"} {
+	for _, want := range []string{"d-anna", "d-bob", "x-carl", "3 of 3 drivers", "Node: n1", "Cluster: connected", "● online · fix", "18 km/h"} {
 		if !hasLabel(w, want) {
 			t.Errorf("no %q shown; labels: %q", want, labels(w))
 		}
 	}
-	if !strings.HasPrefix(d.header.active.Text, "Active drivers: 3 ") {
+	if !strings.HasPrefix(d.header.active.Text, "Online drivers: 3 of 3 ") {
 		t.Errorf("header %q", d.header.active.Text)
 	}
 

@@ -20,7 +20,7 @@ func randomPoints(vp *Viewport, n int, seed uint64) []Point {
 	pts := make([]Point, n)
 	for i := range pts {
 		sx, sy := -100+r.Float64()*(vp.Width+200), -100+r.Float64()*(vp.Height+200)
-		pts[i] = pointAt(vp, fmt.Sprintf("sim-%d", i), sx, sy, Status(r.IntN(3)))
+		pts[i] = pointAt(vp, fmt.Sprintf("sim-%d", i), sx, sy, [...]State{Online, Stale, Offline}[r.IntN(3)])
 	}
 	return pts
 }
@@ -94,18 +94,18 @@ func TestBinWorstStateCentroidAndRule(t *testing.T) {
 			pts = append(pts, pointAt(&vp, fmt.Sprintf("c%v-%v-%d", dc, dr, i), x0+4+float64(i)*5, y0+10+float64(i%3)*7, st))
 		}
 	}
-	put(0, 0, Live, Live, Live, Live, Live)          // 5 live: aggregated, live
-	put(1, 0, Live, Stale, Live, Live, Live, Live)   // stale inside: stale
-	put(2, 0, Live, Stale, Offline, Live, Live)      // offline is worst
-	put(3, 0, Offline, Offline, Live, Offline, Live) // offline first, still offline
-	put(0, 1, Offline, Offline, Offline, Offline)    // 4: dots
-	put(1, 1, Stale)                                 // 1: a dot
+	put(0, 0, Online, Online, Online, Online, Online)        // 5 live: aggregated, live
+	put(1, 0, Online, Stale, Online, Online, Online, Online) // stale inside: stale
+	put(2, 0, Online, Stale, Offline, Online, Online)        // offline is worst
+	put(3, 0, Offline, Offline, Online, Offline, Online)     // offline first, still offline
+	put(0, 1, Offline, Offline, Offline, Offline)            // 4: dots
+	put(1, 1, Stale)                                         // 1: a dot
 	res := (&Clustering{}).Bin(pts, &vp, "")
 	want := []struct {
 		count      int
 		worst      State
 		aggregated bool
-	}{{5, Live, true}, {6, Stale, true}, {5, Offline, true}, {5, Offline, true}, {4, Offline, false}, {1, Stale, false}}
+	}{{5, Online, true}, {6, Stale, true}, {5, Offline, true}, {5, Offline, true}, {4, Offline, false}, {1, Stale, false}}
 	if len(res.Cells) != len(want) {
 		t.Fatalf("%d cells, want %d", len(res.Cells), len(want))
 	}
@@ -133,14 +133,14 @@ func TestBinWorstStateCentroidAndRule(t *testing.T) {
 	// At the deepest zoom nothing is aggregated.
 	pts = pts[:0]
 	vp.Zoom = MaxZoom
-	put(0, 0, Live, Live, Live, Live, Live, Live, Live, Live)
+	put(0, 0, Online, Online, Online, Online, Online, Online, Online, Online)
 	if cs := (&Clustering{}).Bin(pts, &vp, "").Cells; len(cs) != 1 || cs[0].Count != 8 || cs[0].Aggregated {
 		t.Fatalf("at MaxZoom: %+v", cs)
 	}
 	// MinCount and CellSize are honoured.
 	pts = pts[:0]
 	vp.Zoom = MaxZoom - 0.5
-	put(0, 0, Live, Live, Live, Live, Live, Live, Live, Live)
+	put(0, 0, Online, Online, Online, Online, Online, Online, Online, Online)
 	if cs := (&Clustering{}).Bin(pts, &vp, "").Cells; len(cs) != 1 || !cs[0].Aggregated {
 		t.Fatalf("below MaxZoom: %+v", cs)
 	}
@@ -156,7 +156,7 @@ func TestBinKeepsTheSelectedDriver(t *testing.T) {
 	vp := NewViewport(12.97, 77.59, 12, 640, 480)
 	pts := make([]Point, 0, 41)
 	for i := 0; i < 40; i++ { // a dense group around the centre
-		pts = append(pts, pointAt(&vp, fmt.Sprintf("sim-%d", i), 318+float64(i%7), 238+float64(i/7), Live))
+		pts = append(pts, pointAt(&vp, fmt.Sprintf("sim-%d", i), 318+float64(i%7), 238+float64(i/7), Online))
 	}
 	pts = append(pts, pointAt(&vp, "far", 2000, 240, Stale)) // out of view
 	var cl Clustering
@@ -231,7 +231,7 @@ func TestBinEdgeCases(t *testing.T) {
 		t.Fatalf("no points: %+v", res)
 	}
 	// The right and bottom edges are out, the left and top edges in.
-	edge := []Point{pointAt(&vp, "l", 0, 0, Live), pointAt(&vp, "r", 300, 10, Live), pointAt(&vp, "b", 10, 200, Live)}
+	edge := []Point{pointAt(&vp, "l", 0, 0, Online), pointAt(&vp, "r", 300, 10, Online), pointAt(&vp, "b", 10, 200, Online)}
 	if res := cl.Bin(edge, &vp, ""); res.InView != 1 || res.CellOf[0] < 0 {
 		t.Fatalf("edges: %+v", res)
 	}

@@ -34,6 +34,10 @@ type Driver struct {
 	Seq uint64
 }
 
+// HasFix reports whether d holds a fix: a driver the cluster announced may
+// have sent none yet (a fix's cursor is never 0).
+func (d *Driver) HasFix() bool { return d.Cursor != 0 }
+
 // Age is how old the driver's fix is at now.
 func (d *Driver) Age(now time.Time) time.Duration { return now.Sub(d.FixTime) }
 

@@ -19,7 +19,7 @@ func ExampleClustering_Bin() {
 	var pts []model.Point
 	for i := range 6 { // six drivers within a few screen units of the centre
 		x, y := vp.FromScreen(240+float64(i), 160)
-		st := model.Live
+		st := model.Online
 		if i == 4 {
 			st = model.Offline
 		}

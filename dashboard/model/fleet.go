@@ -4,18 +4,29 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"slices"
+	"math"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rtls-io/rtls/liveness"
+	"github.com/rtls-io/rtls/node/presence"
 )
 
 // Config configures a Fleet. A zero field means the default in its comment.
 type Config struct {
-	// Thresholds decide freshness. Zero fields mean their defaults.
+	// Thresholds decide the fallback state of drivers with fixes but no
+	// announcement. Zero fields mean their defaults.
 	Thresholds Thresholds
+	// NodeLostAfter is how long a node may send no heartbeat before it is
+	// lost, and the drivers it announced offline (node-lost). Zero value
+	// means 3 seconds (three heartbeats, as the nodes judge each other).
+	NodeLostAfter time.Duration
+	// HistoryLength is how many of a driver's changes of state the fleet
+	// keeps for the detail view. Zero value means 6.
+	HistoryLength int
 	// Now is the clock. Zero value means time.Now.
 	Now func() time.Time
 	// TrailLength is how many recent fixes of the selected driver the trail
@@ -23,30 +34,56 @@ type Config struct {
 	TrailLength int
 }
 
-// Fleet is the newest fix of every driver, the freshness of each, and the
-// selected driver with its trail. It is safe for concurrent use.
+// Fleet is every driver the cluster told of: its newest fix, its newest
+// liveness announcement and what it shows (Liveness), the nodes' heartbeats,
+// and the selected driver with its trail. It is safe for concurrent use.
 type Fleet struct {
-	th       Thresholds
-	now      func() time.Time
-	trailLen int
+	th            Thresholds
+	now           func() time.Time
+	trailLen      int
+	nodeLostAfter time.Duration
+	historyLen    int
 
-	mu       sync.RWMutex
-	drivers  map[string]*entry
-	selected string
-	trail    []TrailPoint // of selected, ascending cursor
-	counts   Counts       // as of the last Tick
+	mu         sync.RWMutex
+	drivers    map[string]*entry
+	nodes      map[string]*nodeState
+	listenFrom time.Time // when the feed started hearing heartbeats; zero: it does not
+	selected   string
+	trail      []TrailPoint // of selected, ascending cursor
+	counts     Counts       // as of the last Tick
 
-	version    atomic.Uint64 // bumped by every change of state
-	ingested   atomic.Uint64
-	duplicates atomic.Uint64
-	malformed  atomic.Uint64
-	badSubject atomic.Uint64
+	version       atomic.Uint64 // bumped by every change of state
+	ingested      atomic.Uint64
+	duplicates    atomic.Uint64
+	malformed     atomic.Uint64
+	badSubject    atomic.Uint64
+	announcements atomic.Uint64
+	staleStatus   atomic.Uint64
+	badStatus     atomic.Uint64
 }
 
+// entry is one driver. The fields every redraw reads of every driver come
+// first, so that counting and drawing touch few cache lines: the state
+// shown, and whether it was announced.
 type entry struct {
-	Driver
-	status Status // as of the last Tick
-	key    string // idKey(ID), for sorting
+	shown       State           // the state last noted ("" before the first)
+	shownReason liveness.Reason // and its reason
+	node        *nodeState      // the node of ann; nil: no announcement yet
+
+	Driver                        // its newest fix; Cursor 0: none yet
+	key     string                // idKey(ID), for sorting
+	ann     presence.Announcement // its newest announcement, when node is set
+	history []liveness.Status     // the last changes of state or reason, oldest first
+}
+
+func (e *entry) announced() bool { return e.node != nil }
+
+// current is the status last noted, nil before the first.
+func (e *entry) current() *liveness.Status {
+	if len(e.history) == 0 {
+		return nil
+	}
+	return &e.history[len(e.history)-1]
 }
 
 // NewFleet returns an empty Fleet. It returns an error wrapping
@@ -62,13 +99,20 @@ func NewFleet(cfg Config) (*Fleet, error) {
 	if cfg.TrailLength == 0 {
 		cfg.TrailLength = 100
 	}
-	if cfg.TrailLength < 0 {
-		return nil, errors.New("model: TrailLength must be >= 0")
+	if cfg.NodeLostAfter == 0 {
+		cfg.NodeLostAfter = 3 * time.Second
 	}
-	return &Fleet{th: th, now: cfg.Now, trailLen: cfg.TrailLength, drivers: make(map[string]*entry)}, nil
+	if cfg.HistoryLength == 0 {
+		cfg.HistoryLength = 6
+	}
+	if cfg.TrailLength < 0 || cfg.NodeLostAfter < 0 || cfg.HistoryLength < 0 {
+		return nil, errors.New("model: TrailLength, NodeLostAfter and HistoryLength must be >= 0")
+	}
+	return &Fleet{th: th, now: cfg.Now, trailLen: cfg.TrailLength, nodeLostAfter: cfg.NodeLostAfter, historyLen: cfg.HistoryLength,
+		drivers: make(map[string]*entry), nodes: make(map[string]*nodeState)}, nil
 }
 
-// Thresholds returns the freshness thresholds in force.
+// Thresholds returns the fallback thresholds in force.
 func (f *Fleet) Thresholds() Thresholds { return f.th }
 
 // Now returns the fleet's clock reading.
@@ -90,11 +134,13 @@ func (f *Fleet) Ingest(d Driver) bool {
 		f.duplicates.Add(1)
 		return false
 	}
-	if !ok {
-		e = &entry{status: f.th.Status(d.Age(f.now())), key: idKey(d.ID)}
+	if ok {
+		e.Driver = d // a change this brings (back online) is noted by the next Tick
+	} else {
+		e = &entry{Driver: d, key: idKey(d.ID)}
 		f.drivers[d.ID] = e
+		f.noteLocked(e, f.now())
 	}
-	e.Driver = d
 	if d.ID == f.selected {
 		f.trail = mergeTrail(f.trail, []TrailPoint{trailPoint(&d)}, f.trailLen)
 	}
@@ -125,26 +171,35 @@ func (f *Fleet) Reject(err error) {
 	}
 }
 
-// Reset forgets every driver and the trail, keeping the selection. Use it
-// when the stream was recreated and its cursors started again.
+// Reset forgets every driver's fix and the trail, keeping the selection,
+// the announcements and the drivers they name. Use it when the stream of
+// fixes was recreated and its cursors started again.
 func (f *Fleet) Reset() {
 	f.mu.Lock()
-	f.drivers = make(map[string]*entry)
+	for id, e := range f.drivers {
+		if e.announced() {
+			e.Driver = Driver{ID: id}
+		} else {
+			delete(f.drivers, id)
+		}
+	}
 	f.trail = nil
 	f.counts = Counts{}
 	f.mu.Unlock()
 	f.version.Add(1)
 }
 
-// Driver returns the driver's current state.
-func (f *Fleet) Driver(id string) (Driver, Status, bool) {
+// Driver returns the driver's newest fix (Cursor 0 when it has none yet)
+// and its liveness with the recent changes, and whether the driver is known.
+func (f *Fleet) Driver(id string) (Driver, Liveness, bool) {
+	now := f.now()
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	e, ok := f.drivers[id]
 	if !ok {
-		return Driver{}, Live, false
+		return Driver{}, Liveness{}, false
 	}
-	return e.Driver, f.th.Status(e.Age(f.now())), true
+	return e.Driver, f.livenessLocked(e, now), true
 }
 
 // Len returns the number of drivers known.
@@ -165,6 +220,11 @@ type Stats struct {
 	Malformed uint64
 	// BadSubject counts messages on a subject with no valid driver id.
 	BadSubject uint64
+	// Announcements counts liveness announcements kept (newer than the
+	// driver's previous one), OlderAnnouncements those dropped as not
+	// newer, and BadStatus the announcements and node heartbeats dropped
+	// as invalid.
+	Announcements, OlderAnnouncements, BadStatus uint64
 }
 
 // Stats returns the counters.
@@ -174,58 +234,50 @@ func (f *Fleet) Stats() Stats {
 		Duplicates: f.duplicates.Load(),
 		Malformed:  f.malformed.Load(),
 		BadSubject: f.badSubject.Load(),
+
+		Announcements:      f.announcements.Load(),
+		OlderAnnouncements: f.staleStatus.Load(),
+		BadStatus:          f.badStatus.Load(),
 	}
 }
 
-// Counts are how many drivers are in each freshness state.
+// Counts are how many drivers are in each state.
 type Counts struct {
-	Live, Stale, Offline int
+	Online, Stale, Offline int
 }
-
-// Active is the number of drivers that are not offline.
-func (c Counts) Active() int { return c.Live + c.Stale }
 
 // Total is the number of drivers.
-func (c Counts) Total() int { return c.Live + c.Stale + c.Offline }
+func (c Counts) Total() int { return c.Online + c.Stale + c.Offline }
 
-// Transition is a driver whose freshness changed between two Ticks.
-type Transition struct {
-	ID       string
-	From, To Status
-}
-
-// Tick re-evaluates every driver's freshness at the clock's now and returns
-// the counts and the drivers whose status changed since the last Tick (or
-// since they appeared), ordered by id (CompareIDs). A driver's newer fix makes it live
-// again at the next Tick.
-func (f *Fleet) Tick() (Counts, []Transition) {
+// Tick re-evaluates every driver at the clock's now: it notes the changes
+// time alone brings (a node falls silent, a fix without announcement ages)
+// in the drivers' histories and returns the counts.
+func (f *Fleet) Tick() Counts {
 	now := f.now()
 	var c Counts
-	var tr []Transition
+	changed := false
 	f.mu.Lock()
-	for id, e := range f.drivers {
-		s := f.th.Status(e.Age(now))
-		switch s {
-		case Live:
-			c.Live++
+	f.markLostLocked(now)
+	for _, e := range f.drivers {
+		if f.noteLocked(e, now) {
+			changed = true
+		}
+		switch e.shown {
+		case Online:
+			c.Online++
 		case Stale:
 			c.Stale++
 		default:
 			c.Offline++
 		}
-		if s != e.status {
-			tr = append(tr, Transition{ID: id, From: e.status, To: s})
-			e.status = s
-		}
 	}
-	changed := c != f.counts || len(tr) > 0
+	changed = changed || c != f.counts
 	f.counts = c
 	f.mu.Unlock()
 	if changed {
 		f.version.Add(1)
 	}
-	slices.SortFunc(tr, func(a, b Transition) int { return CompareIDs(a.ID, b.ID) })
-	return c, tr
+	return c
 }
 
 // Point is one driver on the map.
@@ -235,14 +287,17 @@ type Point struct {
 	Status State
 }
 
-// Points appends every driver's position and freshness at now to dst[:0]
-// and returns it; reuse dst between frames to avoid allocating.
+// Points appends the position and state at now of every driver with a fix
+// to dst[:0] and returns it; reuse dst between frames to avoid allocating.
 func (f *Fleet) Points(dst []Point) []Point {
 	now := f.now()
 	dst = dst[:0]
 	f.mu.RLock()
 	for id, e := range f.drivers {
-		dst = append(dst, Point{ID: id, X: e.X, Y: e.Y, Status: f.th.Status(e.Age(now))})
+		if e.HasFix() {
+			st, _ := f.stateLocked(e, now)
+			dst = append(dst, Point{ID: id, X: e.X, Y: e.Y, Status: st})
+		}
 	}
 	f.mu.RUnlock()
 	return dst
@@ -279,11 +334,11 @@ func (k SortKey) String() string {
 // Query selects and orders the list's rows.
 type Query struct {
 	// Search keeps drivers whose id contains it (case-insensitive), or whose
-	// status or node name equals it. Empty keeps every driver.
+	// state, reason or node name equals it. Empty keeps every driver.
 	Search string
-	// Problems keeps only the drivers whose state needs attention (State's
-	// Problem: today stale or offline), together with Search. Sort by
-	// SortByAge with Desc for "longest silent first" (ProblemsFirst).
+	// Problems keeps only the drivers whose state needs attention
+	// (Problem: stale or offline), together with Search. Sort by SortByAge
+	// with Desc for "longest silent first" (ProblemsFirst).
 	Problems bool
 	// Sort is the column; Desc reverses it. Ids are ordered naturally
 	// (CompareIDs), and ties of every other column by id, ascending even
@@ -298,58 +353,106 @@ func ProblemsFirst(search string) Query {
 	return Query{Search: search, Problems: true, Sort: SortByAge, Desc: true}
 }
 
+// Never is the Age of a driver never seen sending a fix: it sorts as the
+// longest silent.
+const Never = time.Duration(math.MaxInt64)
+
 // Row is one line of the driver list.
 type Row struct {
-	ID       string
-	Status   State
-	Age      time.Duration
+	ID     string
+	Status State
+	Reason liveness.Reason
+	// Age is how long ago the driver's newest fix was taken, or Never.
+	Age time.Duration
+	// HasFix is false for a driver announced but with no fix yet: Speed,
+	// Lat and Lon are then NaN.
+	HasFix   bool
 	Speed    float64 // m/s, NaN when unknown
 	Lat, Lon float64
-	Node     string
+	// Node owns the driver's connection (as announced), or stored its fix.
+	Node string
 
 	key string // idKey(ID)
 }
 
-// Rows returns the drivers matching q, ordered as q says, with ages at now.
+// Rows returns the drivers matching q, ordered as q says, with ages and
+// states at now.
 func (f *Fleet) Rows(q Query) []Row {
 	now := f.now()
 	search := strings.ToLower(strings.TrimSpace(q.Search))
 	f.mu.RLock()
 	rows := make([]Row, 0, len(f.drivers))
 	for id, e := range f.drivers {
-		age := e.Age(now)
-		st := f.th.Status(age)
-		if q.Problems && !st.Problem() {
+		state, reason := f.stateLocked(e, now)
+		if q.Problems && !Problem(state) {
 			continue
+		}
+		node := e.Node
+		if e.announced() {
+			node = e.ann.Node
 		}
 		if search != "" && !strings.Contains(strings.ToLower(id), search) &&
-			search != st.String() && search != strings.ToLower(e.Node) {
+			search != string(state) && search != string(reason) && search != strings.ToLower(node) {
 			continue
 		}
-		rows = append(rows, Row{ID: id, Status: st, Age: age, Speed: e.Speed, Lat: e.Lat, Lon: e.Lon, Node: e.Node, key: e.key})
+		r := Row{ID: id, Status: state, Reason: reason, Age: Never, Speed: math.NaN(), Lat: math.NaN(), Lon: math.NaN(), Node: node, key: e.key}
+		switch {
+		case e.HasFix():
+			r.Age, r.HasFix, r.Speed, r.Lat, r.Lon = e.Age(now), true, e.Speed, e.Lat, e.Lon
+		case e.announced() && e.ann.LastFix > 0:
+			r.Age = now.Sub(time.UnixMilli(e.ann.LastFix))
+		}
+		rows = append(rows, r)
 	}
 	f.mu.RUnlock()
 	sortRows(rows, q.Sort, q.Desc)
 	return rows
 }
 
+// sortRows sorts rows in place. A row is large and holds pointers:
+// sorting a permutation and then moving each row once costs less than
+// swapping rows (each swap a copy with the GC's write barriers).
 func sortRows(rows []Row, key SortKey, desc bool) {
-	sort.Sort(&rowOrder{rows: rows, key: key, desc: desc})
+	o := &rowOrder{rows: rows, perm: make([]int32, len(rows)), key: key, desc: desc}
+	for i := range o.perm {
+		o.perm[i] = int32(i)
+	}
+	sort.Sort(o)
+	// Apply the permutation in place, one cycle at a time: position i
+	// receives the row at perm[i].
+	for i := range o.perm {
+		if o.perm[i] < 0 || int(o.perm[i]) == i {
+			continue
+		}
+		tmp := rows[i]
+		j := i
+		for {
+			k := int(o.perm[j])
+			o.perm[j] = -1
+			if k == i {
+				rows[j] = tmp
+				break
+			}
+			rows[j] = rows[k]
+			j = k
+		}
+	}
 }
 
-// rowOrder sorts rows in place; its Less takes pointers, since copying
-// rows into a comparison function costs more than comparing them.
+// rowOrder sorts a permutation of rows; its Less takes pointers, since
+// copying rows into a comparison function costs more than comparing them.
 type rowOrder struct {
 	rows []Row
+	perm []int32 // perm[i] is the index in rows of the i-th row in order
 	key  SortKey
 	desc bool
 }
 
-func (o *rowOrder) Len() int      { return len(o.rows) }
-func (o *rowOrder) Swap(i, j int) { o.rows[i], o.rows[j] = o.rows[j], o.rows[i] }
+func (o *rowOrder) Len() int      { return len(o.perm) }
+func (o *rowOrder) Swap(i, j int) { o.perm[i], o.perm[j] = o.perm[j], o.perm[i] }
 
 func (o *rowOrder) Less(i, j int) bool {
-	a, b := &o.rows[i], &o.rows[j]
+	a, b := &o.rows[o.perm[i]], &o.rows[o.perm[j]]
 	c := o.column(a, b)
 	if o.desc {
 		c = -c

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rtls-io/rtls/liveness"
 )
 
 var t0 = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
@@ -99,7 +102,9 @@ func TestIngestConcurrentKeepsNewest(t *testing.T) {
 	}
 }
 
-func TestFreshnessTransitionsAtThresholds(t *testing.T) {
+// A driver no node announced: its state follows its fix's age (reason
+// fix-age), each change noted in its history with the time it happened.
+func TestFallbackFreshnessAtThresholds(t *testing.T) {
 	c := &clock{now: t0}
 	f := newFleet(t, c, Thresholds{StaleAfter: 10 * time.Second, OfflineAfter: time.Minute})
 	f.Ingest(drv("a", 1, 0, 0, t0))
@@ -108,34 +113,43 @@ func TestFreshnessTransitionsAtThresholds(t *testing.T) {
 	steps := []struct {
 		at     time.Duration
 		counts Counts
-		tr     []Transition
+		a      State
 	}{
-		{0, Counts{Live: 2}, nil},
-		{10*time.Second - time.Millisecond, Counts{Live: 2}, nil},
-		{10 * time.Second, Counts{Live: 1, Stale: 1}, []Transition{{"a", Live, Stale}}},
-		{15 * time.Second, Counts{Stale: 2}, []Transition{{"b", Live, Stale}}},
-		{time.Minute - time.Nanosecond, Counts{Stale: 2}, nil},
-		{time.Minute, Counts{Stale: 1, Offline: 1}, []Transition{{"a", Stale, Offline}}},
-		{65 * time.Second, Counts{Offline: 2}, []Transition{{"b", Stale, Offline}}},
+		{0, Counts{Online: 2}, Online},
+		{10*time.Second - time.Millisecond, Counts{Online: 2}, Online},
+		{10 * time.Second, Counts{Online: 1, Stale: 1}, Stale},
+		{15 * time.Second, Counts{Stale: 2}, Stale},
+		{time.Minute - time.Nanosecond, Counts{Stale: 2}, Stale},
+		{time.Minute, Counts{Stale: 1, Offline: 1}, Offline},
+		{65 * time.Second, Counts{Offline: 2}, Offline},
 	}
 	for _, s := range steps {
 		c.Set(t0.Add(s.at))
-		counts, tr := f.Tick()
-		if counts != s.counts || !reflect.DeepEqual(tr, s.tr) {
-			t.Fatalf("at +%v: counts %+v transitions %v, want %+v %v", s.at, counts, tr, s.counts, s.tr)
+		if counts := f.Tick(); counts != s.counts {
+			t.Fatalf("at +%v: counts %+v, want %+v", s.at, counts, s.counts)
+		}
+		if _, l, _ := f.Driver("a"); l.State != s.a || l.Reason != FixAge || l.Announced {
+			t.Fatalf("at +%v: a is %+v, want %s (fix-age)", s.at, l, s.a)
 		}
 	}
-	if n := f.Rows(Query{})[0]; n.Status != Offline {
-		t.Fatalf("row status %v, want offline", n.Status)
+	if n := f.Rows(Query{})[0]; n.Status != Offline || n.Reason != FixAge {
+		t.Fatalf("row status %v %v, want offline fix-age", n.Status, n.Reason)
 	}
 	// A new fix brings a driver back.
 	f.Ingest(drv("a", 3, 0, 0, c.Now()))
-	counts, tr := f.Tick()
-	if want := (Counts{Live: 1, Offline: 1}); counts != want || !reflect.DeepEqual(tr, []Transition{{"a", Offline, Live}}) {
-		t.Fatalf("after a new fix: %+v %v", counts, tr)
+	counts := f.Tick()
+	if want := (Counts{Online: 1, Offline: 1}); counts != want || counts.Total() != 2 {
+		t.Fatalf("after a new fix: %+v", counts)
 	}
-	if counts.Active() != 1 || counts.Total() != 2 {
-		t.Fatalf("Active %d Total %d", counts.Active(), counts.Total())
+	_, l, _ := f.Driver("a")
+	want := []liveness.Status{
+		{State: Online, Reason: FixAge, Since: t0.Add(65 * time.Second)},
+		{State: Offline, Reason: FixAge, Since: t0.Add(time.Minute)},
+		{State: Stale, Reason: FixAge, Since: t0.Add(10 * time.Second)},
+		{State: Online, Reason: FixAge, Since: t0},
+	}
+	if !reflect.DeepEqual(l.History, want) || l.Since != want[0].Since {
+		t.Fatalf("history %+v\nwant %+v", l.History, want)
 	}
 }
 
@@ -152,7 +166,7 @@ func TestThresholds(t *testing.T) {
 	if got := f.Thresholds(); got.StaleAfter != DefaultStaleAfter || got.OfflineAfter != DefaultOfflineAfter {
 		t.Fatalf("defaults = %+v", got)
 	}
-	if got := f.Thresholds().Status(-time.Hour); got != Live {
+	if got := f.Thresholds().Status(-time.Hour); got != Online {
 		t.Fatalf("a fix from the future is %v", got)
 	}
 }
@@ -258,7 +272,7 @@ func TestRowsSearchAndSort(t *testing.T) {
 		}
 	}
 	r := f.Rows(Query{Search: "alpha"})[0]
-	if r.Age != 5*time.Second || r.Status != Live || r.Speed != 3 || r.Lat != 10 {
+	if r.Age != 5*time.Second || r.Status != Online || r.Reason != FixAge || !r.HasFix || r.Speed != 3 || r.Lat != 10 {
 		t.Fatalf("row %+v", r)
 	}
 }
@@ -281,7 +295,7 @@ func TestRowsProblemsFirst(t *testing.T) {
 	rows := func(q Query) string {
 		var out []string
 		for _, r := range f.Rows(q) {
-			if !r.Status.Problem() {
+			if !Problem(r.Status) {
 				t.Errorf("row %s is %v, not a problem", r.ID, r.Status)
 			}
 			out = append(out, r.ID)
@@ -338,16 +352,6 @@ func TestRowsNaturalIDOrder(t *testing.T) {
 		if got := ids(tc.q); got != tc.want {
 			t.Errorf("Rows(%+v):\n got %s\nwant %s", tc.q, got, tc.want)
 		}
-	}
-	// Transitions come in the same order.
-	c.Set(t0.Add(DefaultStaleAfter))
-	_, tr := f.Tick()
-	var got []string
-	for _, x := range tr {
-		got = append(got, x.ID)
-	}
-	if want := "sim-1 sim-2 sim-02 Sim-3 sim-10 sim-100"; strings.Join(got, " ") != want {
-		t.Fatalf("transitions %v", got)
 	}
 }
 
@@ -410,7 +414,7 @@ func TestPointsAndVersion(t *testing.T) {
 		t.Fatal("version unchanged by ingest")
 	}
 	pts := f.Points(nil)
-	if len(pts) != 1 || pts[0].ID != "d-1" || pts[0].X != 0.5 || pts[0].Y != 0.5 || pts[0].Status != Live {
+	if len(pts) != 1 || pts[0].ID != "d-1" || pts[0].X != 0.5 || pts[0].Y != 0.5 || pts[0].Status != Online {
 		t.Fatalf("points %+v", pts)
 	}
 }
@@ -426,5 +430,46 @@ func TestRate(t *testing.T) {
 	}
 	if got := r.Observe(t0.Add(3*time.Second), 500); got != 150 {
 		t.Fatalf("rate %v, want (500-200)/2", got)
+	}
+}
+
+// sortRows moves every row once through a permutation: the result is the
+// same rows, each pair in order, for every column and direction.
+func TestSortRowsPermutation(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 7, 500} {
+		for key := SortByID; key <= SortByPosition; key++ {
+			for _, desc := range []bool{false, true} {
+				rows := make([]Row, n)
+				for i := range rows {
+					id := fmt.Sprintf("d-%d", r.IntN(1000)*1000+i) // unique
+					rows[i] = Row{ID: id, key: idKey(id), Status: [...]State{Online, Stale, Offline}[r.IntN(3)],
+						Age: time.Duration(r.IntN(5)) * time.Second, Speed: float64(r.IntN(4)), Lat: float64(r.IntN(3)), Lon: float64(r.IntN(3))}
+				}
+				want := map[string]Row{}
+				for _, row := range rows {
+					want[row.ID] = row
+				}
+				sortRows(rows, key, desc)
+				o := &rowOrder{rows: rows, perm: make([]int32, len(rows)), key: key, desc: desc}
+				for i := range o.perm {
+					o.perm[i] = int32(i)
+				}
+				for i := 1; i < len(rows); i++ {
+					if o.Less(i, i-1) {
+						t.Fatalf("n %d key %v desc %v: rows %d and %d out of order: %+v %+v", n, key, desc, i-1, i, rows[i-1], rows[i])
+					}
+				}
+				for _, row := range rows {
+					if want[row.ID] != row {
+						t.Fatalf("row %s changed or repeated", row.ID)
+					}
+					delete(want, row.ID)
+				}
+				if len(want) != 0 {
+					t.Fatalf("%d rows lost", len(want))
+				}
+			}
+		}
 	}
 }

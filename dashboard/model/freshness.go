@@ -4,32 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rtls-io/rtls/liveness"
 )
-
-// Status is a driver's freshness: how recent its newest fix is.
-type Status uint8
-
-// The freshness states, from fresh to gone.
-const (
-	// Live: the newest fix is younger than the stale threshold.
-	Live Status = iota
-	// Stale: the driver has gone quiet for a while.
-	Stale
-	// Offline: no fix for longer than the offline threshold.
-	Offline
-)
-
-func (s Status) String() string {
-	switch s {
-	case Live:
-		return "live"
-	case Stale:
-		return "stale"
-	case Offline:
-		return "offline"
-	}
-	return fmt.Sprintf("Status(%d)", uint8(s))
-}
 
 // Default thresholds.
 const (
@@ -40,8 +17,12 @@ const (
 // ErrInvalidThresholds is returned for thresholds that are not 0 < stale < offline.
 var ErrInvalidThresholds = errors.New("model: thresholds must satisfy 0 < stale < offline")
 
-// Thresholds decide a driver's Status from the age of its newest fix. A
-// zero field means its default.
+// Thresholds decide the state of a driver the cluster announced nothing
+// about, from the age of its newest fix alone: the fallback for a driver
+// with fixes but no announcement (a node older than the liveness model, or
+// an announcement the PRESENCE stream no longer keeps). Such a driver's
+// reason is FixAge. A driver whose node announced its liveness shows that,
+// whatever the age of its fix. A zero field means its default.
 type Thresholds struct {
 	// StaleAfter: a fix at least this old is stale. Zero value means 15 s.
 	StaleAfter time.Duration
@@ -67,15 +48,28 @@ func (th Thresholds) withDefaults() (Thresholds, error) {
 	return th, nil
 }
 
-// Status returns the freshness of a fix of age age: Live below StaleAfter,
+// Status returns the state of a fix of age age: Online below StaleAfter,
 // Stale from StaleAfter, Offline from OfflineAfter. A fix from the future
-// (clock skew) is Live.
-func (th Thresholds) Status(age time.Duration) Status {
+// (clock skew) is Online.
+func (th Thresholds) Status(age time.Duration) State {
 	switch {
 	case age >= th.OfflineAfter:
 		return Offline
 	case age >= th.StaleAfter:
 		return Stale
 	}
-	return Live
+	return Online
+}
+
+// fallback is the status of a driver with no announcement whose newest fix
+// was taken at fix: its state by age, reason FixAge, since the fix (online)
+// or since the fix crossed the threshold.
+func (th Thresholds) fallback(fix, now time.Time) liveness.Status {
+	switch st := th.Status(now.Sub(fix)); st {
+	case Offline:
+		return liveness.Status{State: st, Reason: FixAge, Since: fix.Add(th.OfflineAfter)}
+	case Stale:
+		return liveness.Status{State: st, Reason: FixAge, Since: fix.Add(th.StaleAfter)}
+	}
+	return liveness.Status{State: Online, Reason: FixAge, Since: fix}
 }
