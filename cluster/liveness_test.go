@@ -187,3 +187,42 @@ func TestKilledNodeMakesItsDriversOfflineNodeLost(t *testing.T) {
 	}
 	s.wait(t, 3*time.Second, "online", "")
 }
+
+// TestQuicklyRestartedNodeMakesItsOldDriversOffline: kill -9 of a driver's
+// node and its restart before the others miss its heartbeat: the driver's
+// old session died with the process, so its rider sees it offline
+// (node-lost) at once, and a rider tracking it on the restarted node too,
+// although the node is alive and its last word about the driver was
+// "online".
+func TestQuicklyRestartedNodeMakesItsOldDriversOffline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts a node process")
+	}
+	// Heartbeats every 10 s: a node is missed after 30 s, far longer than
+	// its restart takes, so what the riders see comes from the restart.
+	const every = 10 * time.Second
+	ps := clustertest.NewProcesses(t, 3, func(_ int, c *node.Config) { c.PresenceEvery = every })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d := dial(t, ps.WebSocketURL(0), mobileproto.RoleDriver, "d-1")
+	if _, err := d.SendLocation(ctx, mobileproto.Fix{Latitude: 1, Longitude: 1, Seq: 1, TS: time.Now().UnixMilli()}); err != nil {
+		t.Fatal(err)
+	}
+	s := trackStatus(t, ps.WebSocketURL(2), "r-1", "d-1")
+	s.wait(t, 3*time.Second, "online", "")
+	killed := time.Now()
+	if err := ps.Kill(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.Restart(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	_, at := s.wait(t, 2*every, "offline", "node-lost")
+	if at.Sub(killed) >= 3*every {
+		t.Fatalf("offline %v after the kill: from the heartbeat timeout, not from the restart", at.Sub(killed))
+	}
+	t.Logf("the rider saw the driver offline (node-lost) %v after its node was back (%v after the kill)", at.Sub(restarted).Round(time.Millisecond), at.Sub(killed).Round(time.Millisecond))
+	fresh := trackStatus(t, ps.WebSocketURL(0), "r-2", "d-1")
+	fresh.wait(t, 3*time.Second, "offline", "node-lost")
+}

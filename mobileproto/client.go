@@ -22,6 +22,10 @@ type CloseError struct {
 }
 
 func (e *CloseError) Error() string {
+	if e.Code == websocket.CloseAbnormalClosure {
+		// 1006 is never sent: the connection ended without a close frame.
+		return "mobileproto: connection lost without a close frame (1006)"
+	}
 	return fmt.Sprintf("mobileproto: connection closed by node: %d %s", e.Code, e.Reason)
 }
 
@@ -90,6 +94,14 @@ type Client struct {
 	once    sync.Once
 }
 
+// bounded gives ctx the client's request timeout when it has no deadline.
+func (c *Client) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.opts.reqTimeout)
+}
+
 // Dial connects to a node's WebSocket endpoint, for example
 // "ws://127.0.0.1:8080/v1/ws", and waits for its welcome frame. rawURL may
 // list several nodes separated by commas; they are tried in order, and in
@@ -99,6 +111,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		locBuffer:     1024,
 		maxInFlight:   1024,
 		writeTimeout:  10 * time.Second,
+		reqTimeout:    30 * time.Second,
 		handshakeWait: 10 * time.Second,
 	}
 	for _, opt := range opts {

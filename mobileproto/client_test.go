@@ -56,6 +56,47 @@ func TestDialReportsHandshakeFailures(t *testing.T) {
 	}
 }
 
+// A node that welcomes and then never answers: requests without a
+// deadline end after the request timeout, not never.
+func TestRequestsWithoutADeadlineEnd(t *testing.T) {
+	done := make(chan struct{})
+	mute := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		ws.WriteMessage(websocket.TextMessage, EncodeWelcome(Welcome{Version: 1, Node: "mute", Role: Role(r.URL.Query().Get("role")), Client: r.URL.Query().Get("id"), History: 100, MaxFrame: 4096}))
+		go func() {
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		<-done
+	}))
+	defer mute.Close()
+	defer close(done)
+	url := "ws" + strings.TrimPrefix(mute.URL, "http") + Path
+	for _, role := range []Role{RoleRider, RoleDriver} {
+		c, err := Dial(context.Background(), url, WithIdentity(role, "x-1"), WithRequestTimeout(200*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if role == RoleRider {
+			_, err = c.Track(context.Background(), "d-1", TrackOptions{})
+		} else {
+			_, err = c.SendLocation(context.Background(), Fix{Latitude: 1, Longitude: 1, Seq: 1})
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 10*time.Second {
+			t.Errorf("%s: %v after %v, want the request timeout", role, err, time.Since(start))
+		}
+		c.Close()
+	}
+}
+
 func TestCodesSayWhetherToRetry(t *testing.T) {
 	for _, c := range []Code{CodeRateLimited, CodeUnavailable, CodeInternal} {
 		if !c.Temporary() {

@@ -113,6 +113,8 @@ func (c *Client) SendLocationAsync(ctx context.Context, f Fix) (*Pending, error)
 // SendLocation sends a fix and waits for its ack. It returns the node's
 // *Error when the fix was refused.
 func (c *Client) SendLocation(ctx context.Context, f Fix) (Ack, error) {
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
 	p, err := c.SendLocationAsync(ctx, f)
 	if err != nil {
 		return Ack{}, err

@@ -21,6 +21,7 @@ type options struct {
 	locBuffer     int
 	maxInFlight   int
 	writeTimeout  time.Duration
+	reqTimeout    time.Duration
 	handshakeWait time.Duration
 	startSeq      uint64
 	onError       func(*Error)
@@ -130,6 +131,21 @@ func WithWriteTimeout(d time.Duration) Option {
 			return fmt.Errorf("%w: write timeout must be > 0", ErrInvalidOption)
 		}
 		o.writeTimeout = d
+		return nil
+	}
+}
+
+// WithRequestTimeout bounds how long Track, Untrack, RefreshToken and
+// SendLocation wait for the node's answer when their context has no
+// deadline. The default is 30 seconds: a node answers a fix within its
+// publish timeout (10 s by default) even through a leader election, and a
+// tracking at once. A context with a deadline decides alone.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: request timeout must be > 0", ErrInvalidOption)
+		}
+		o.reqTimeout = d
 		return nil
 	}
 }

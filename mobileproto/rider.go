@@ -123,6 +123,8 @@ func (c *Client) answer(id string, f Frame) bool {
 // request registers a waiter for a fresh request id, lets prepare record it
 // (under the client's lock), sends the frame and waits for the answer.
 func (c *Client) request(ctx context.Context, prepare func(id string), build func(id string) []byte) (Frame, error) {
+	ctx, cancel := c.bounded(ctx)
+	defer cancel()
 	ch := make(chan Frame, 1)
 	c.mu.Lock()
 	if c.closing {

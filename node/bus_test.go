@@ -471,11 +471,24 @@ func TestStreamDeletedUnderLoad(t *testing.T) {
 	n := startNode(t, s.Configure, func(c *node.Config) { c.Logger = logs.logger() })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	d, err := mobileproto.Dial(ctx, n.WebSocketURL(), mobileproto.WithToken(s.Token("d-1", mobileproto.RoleDriver, time.Hour)))
+	// A new stream is a new epoch: the node closes every client (1001) to
+	// reconnect; the clients' reconnect policy resends what was not acked
+	// and tracks again without the old stream's cursors.
+	again := mobileproto.WithReconnect(mobileproto.ReconnectPolicy{MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	d, err := mobileproto.Dial(ctx, n.WebSocketURL(), again, mobileproto.WithToken(s.Token("d-1", mobileproto.RoleDriver, time.Hour)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	r, err := mobileproto.Dial(ctx, n.WebSocketURL(), again, mobileproto.WithLocationBuffer(1<<12), mobileproto.WithToken(s.Token("r-1", mobileproto.RoleRider, time.Hour, "d-1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Track(ctx, "d-1", mobileproto.TrackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	oldEpoch := r.Welcome().Epoch
 	var pend []*mobileproto.Pending
 	send := func(from, to uint64) {
 		for seq := from; seq <= to; seq++ {
@@ -536,6 +549,20 @@ func TestStreamDeletedUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d fixes acked; %d in the recreated stream", len(stored), len(fixes))
+	// The rider is on the new epoch and gets the new stream's fixes live.
+	for {
+		select {
+		case l := <-r.Locations():
+			if l.Seq == 150 {
+				if e := r.Welcome().Epoch; e == oldEpoch || e != n.Epoch() {
+					t.Fatalf("the rider's epoch %s, was %s, the node's %s", e, oldEpoch, n.Epoch())
+				}
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("the rider never got the last fix, stored in the new stream")
+		}
+	}
 }
 
 // TestProductionRefusesAnOpenBus: a node with token authentication does not

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -114,7 +115,15 @@ func (c *conn) readLoop() {
 	defer c.n.conns.Done()
 	defer c.cleanup()
 	cfg := &c.n.cfg
-	c.ws.SetReadLimit(int64(cfg.MaxFrameBytes))
+	// A refresh-token frame carries a token, which may be longer than
+	// other frames may be (a rider's token lists its drivers): with tokens,
+	// the socket reads frames up to a token's size, and only refresh-token
+	// may exceed MaxFrameBytes.
+	limit := cfg.MaxFrameBytes
+	if _, ok := cfg.Authenticator.(tokenVerifier); ok {
+		limit = max(limit, auth.MaxTokenBytes+256)
+	}
+	c.ws.SetReadLimit(int64(limit))
 	alive := func() { c.ws.SetReadDeadline(time.Now().Add(2 * cfg.PingInterval)) }
 	alive()
 	c.ws.SetPongHandler(func(string) error { alive(); return nil })
@@ -135,6 +144,13 @@ func (c *conn) readLoop() {
 		if typ != websocket.TextMessage {
 			c.sendError(mobileproto.Errorf(mobileproto.CodeBadRequest, "frames must be text (JSON), not binary"))
 			continue
+		}
+		if buf.Len() > cfg.MaxFrameBytes {
+			if req, _ := mobileproto.DecodeRequest(buf.Bytes()); req.Type != mobileproto.TypeRefreshToken {
+				c.n.log.Info("frame too large; disconnecting", "client", c.who, "bytes", buf.Len())
+				c.shutdown(mobileproto.CloseTooLarge, fmt.Sprintf("frames are limited to %d bytes", cfg.MaxFrameBytes))
+				return
+			}
 		}
 		if c.n.draining.Load() {
 			continue // not acked: the client sends it again to the next node
@@ -339,6 +355,15 @@ func (c *conn) cleanup() {
 		c.setWatch(d, nil)
 	}
 	c.shutdown(0, "")
+	if c.closeCode != 0 {
+		// The connection is closed with a code (too large, slow reader…):
+		// the writer sends the close frame, when the socket takes it, in a
+		// second at most.
+		select {
+		case <-c.writerDone:
+		case <-time.After(1500 * time.Millisecond):
+		}
+	}
 	c.out.close()
 	c.ws.Close() // unblocks a writer stuck on a slow socket
 	<-c.writerDone
@@ -459,6 +484,6 @@ func appendTextFrame(dst, data []byte) []byte {
 // before the reader gives up on the socket.
 func (c *conn) closeWith(code int, text string) {
 	deadline := time.Now().Add(time.Second)
-	c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), deadline)
+	c.ws.WriteControl(websocket.CloseMessage, closeMessage(code, text), deadline)
 	c.ws.SetReadDeadline(deadline)
 }

@@ -96,12 +96,16 @@ func TestUntrackStopsDeliveryAndTrackingAgainReplays(t *testing.T) {
 	}
 }
 
-// smallReceiveBuffer makes a client whose kernel receive buffer is tiny, so a
-// node writing to it blocks soon after the client stops reading.
+// smallReceiveBuffer makes a client whose kernel receive buffer is small, so
+// a node writing to it blocks soon after the client stops reading. Not
+// tiny: with a receive buffer far below the loopback MSS (64 KiB), Linux's
+// silly-window avoidance may never announce the window the reader opens,
+// and the sender then waits for zero-window probes that back off to two
+// minutes (a test that stalled once in ~40 runs).
 func smallReceiveBuffer() mobileproto.Option {
 	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
-		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048) })
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 256<<10) })
 		if err != nil {
 			return err
 		}
@@ -111,7 +115,11 @@ func smallReceiveBuffer() mobileproto.Option {
 }
 
 func TestSlowRiderGetsTheNewestFixAndSlowsNobody(t *testing.T) {
-	n := startNode(t, func(c *node.Config) { c.RateLimit, c.RateBurst = 1e6, 1e6 })
+	// The slow rider's socket stays full while the driver sends; on a busy
+	// machine that can last longer than the 10 s a write may block before
+	// the node gives up on a reader (WriteTimeout), which is not what this
+	// test is about.
+	n := startNode(t, func(c *node.Config) { c.RateLimit, c.RateBurst, c.WriteTimeout = 1e6, 1e6, 2*time.Minute })
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	driver := dial(t, n, mobileproto.RoleDriver, "d-1")

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -207,11 +208,26 @@ func (n *Node) authRefusal(err error) (*mobileproto.Error, int) {
 	return mobileproto.Errorf(mobileproto.CodeInternal, "authentication failed; try again"), mobileproto.CloseInternal
 }
 
+// closeMessage is a close frame's payload: the code and as much of text as
+// a control frame can carry (123 bytes), cut at a character boundary. A
+// longer reason would make the close frame fail to go out at all.
+func closeMessage(code int, text string) []byte {
+	const most = 123
+	if len(text) > most {
+		cut := most - len("…")
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut] + "…"
+	}
+	return websocket.FormatCloseMessage(code, text)
+}
+
 // refuse sends an error frame and a close frame, then closes the socket.
 func refuse(ws *websocket.Conn, e *mobileproto.Error, code int) {
 	deadline := time.Now().Add(time.Second)
 	ws.SetWriteDeadline(deadline)
 	ws.WriteMessage(websocket.TextMessage, mobileproto.EncodeError(e))
-	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, e.Message), deadline)
+	ws.WriteControl(websocket.CloseMessage, closeMessage(code, e.Message), deadline)
 	ws.Close()
 }

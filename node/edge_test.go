@@ -313,15 +313,19 @@ func TestCrossOriginPagesNeedToBeAllowed(t *testing.T) {
 	}
 	// A foreign page is told why, and with a close code a browser sees
 	// (an HTTP 403 reaches a page only as 1006, and it would retry).
-	ws, err := dialOrigin("https://evil.example.com")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f := readFrame(t, ws); f.Type != mobileproto.TypeError || f.Error.Code != mobileproto.CodeForbidden {
-		t.Fatalf("foreign origin: %s %+v, want forbidden", f.Type, f.Error)
-	}
-	if code := closeCode(t, ws); code != mobileproto.ClosePolicyViolation || mobileproto.Reconnectable(code) {
-		t.Fatalf("foreign origin: close %d, want %d (terminal)", code, mobileproto.ClosePolicyViolation)
+	// A long origin makes a long reason, which is cut to what a close
+	// frame carries (a longer one would not go out at all: 1006).
+	for _, origin := range []string{"https://evil.example.com", "https://" + strings.Repeat("é", 60) + ".evil.example.com"} {
+		ws, err := dialOrigin(origin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := readFrame(t, ws); f.Type != mobileproto.TypeError || f.Error.Code != mobileproto.CodeForbidden {
+			t.Fatalf("foreign origin: %s %+v, want forbidden", f.Type, f.Error)
+		}
+		if code := closeCode(t, ws); code != mobileproto.ClosePolicyViolation || mobileproto.Reconnectable(code) {
+			t.Fatalf("foreign origin %.40s…: close %d, want %d (terminal)", origin, code, mobileproto.ClosePolicyViolation)
+		}
 	}
 	for _, origin := range []string{"https://app.example.com", "http://" + n.HTTPAddr()} {
 		ws, err := dialOrigin(origin)

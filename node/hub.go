@@ -239,6 +239,15 @@ func (h *hub) observe(seq uint64) {
 	h.rateMu.Unlock()
 }
 
+// reset forgets the sequences of an old stream: the stream was created
+// again and holds up to seq.
+func (h *hub) reset(seq uint64) {
+	h.known.Store(seq)
+	h.rateMu.Lock()
+	h.rateAt, h.rateSeq = time.Time{}, 0
+	h.rateMu.Unlock()
+}
+
 // plausible reports whether a live fix's sequence is within what the stream
 // can hold: at most a few seconds of its recent growth beyond the newest
 // sequence known from trusted sources.
@@ -768,11 +777,18 @@ func (r *room) readFrom() uint64 {
 
 // fanoutStored fans out fixes read from the stream, up to and including upTo.
 func (r *room) fanoutStored(h *hub, fixes []fixstream.Fix, upTo uint64, at int64) {
-	for _, f := range fixes {
+	for i, f := range fixes {
 		if f.Seq > upTo {
 			break
 		}
-		r.fanout(h, liveFix{seq: f.Seq, rec: f.Record, at: at})
+		// Read in order, each fix's predecessor is the one before it (the
+		// first one's is unknown here), so a rider that latest-wins later
+		// skips one of them still sees the skip.
+		var prev uint64
+		if i > 0 {
+			prev = fixes[i-1].Seq
+		}
+		r.fanout(h, liveFix{seq: f.Seq, prev: prev, rec: f.Record, at: at})
 	}
 }
 

@@ -251,7 +251,7 @@ func (n *Node) onNodeLost(node string, _ time.Time) {
 // statusFrame is the driver-status frame of an announcement as this node
 // sees it (a lost node's drivers are offline).
 func (n *Node) statusFrame(a presence.Announcement) []byte {
-	st := liveness.Effective(a.Status(), n.presence.nodes.LostAt(a.Node))
+	st := liveness.Effective(a.Status(), n.presence.nodes.LostFor(a.Node, a.Session))
 	return mobileproto.EncodeDriverStatus(mobileproto.DriverStatus{
 		Driver: a.Driver, State: string(st.State), Reason: string(st.Reason), Since: unixMilli(st.Since), LastFix: a.LastFix,
 	})
@@ -297,7 +297,7 @@ func (p *presenceState) countStates() map[liveness.State]int {
 	}
 	p.mu.Unlock()
 	for _, a := range known {
-		counts[liveness.Effective(a.Status(), p.nodes.LostAt(a.Node)).State]++
+		counts[liveness.Effective(a.Status(), p.nodes.LostFor(a.Node, a.Session)).State]++
 	}
 	return counts
 }

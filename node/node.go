@@ -462,7 +462,22 @@ func (n *Node) Epoch() string {
 func (n *Node) setEpoch(st fixstream.StreamState) {
 	e := st.Epoch()
 	if old := n.epoch.Swap(&e); old != nil && *old != e {
-		n.log.Warn("the stream was created again: cursors start again (new epoch)", "epoch", e, "was", *old)
+		n.log.Warn("the stream was created again: cursors start again (new epoch); every client is asked to reconnect", "epoch", e, "was", *old)
+		n.newEpoch(st)
+	}
+}
+
+// newEpoch starts afresh after the stream was created again: sequences
+// known from the old stream mean nothing in the new one, so the hub forgets
+// them, and every client is closed with 1001 to reconnect: riders then
+// learn the new epoch from the welcome and track again without their old
+// cursors, drivers' publish lanes start again from the new stream.
+func (n *Node) newEpoch(st fixstream.StreamState) {
+	n.hub.reset(st.LastSeq)
+	n.connMu.Lock()
+	defer n.connMu.Unlock()
+	for c := range n.connSet {
+		c.shutdown(mobileproto.CloseGoingAway, "the stream was created again (new epoch): reconnect")
 	}
 }
 

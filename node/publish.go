@@ -429,6 +429,7 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 		err = fmt.Errorf("%w: %w", errBadAck, err)
 	case ack.Error != nil:
 		je := &jsError{Code: ack.Error.Code, ErrCode: ack.Error.ErrCode, Description: ack.Error.Description}
+		p.log.Debug("the stream refused a fix", "driver", r.lane.driver, "seq", r.seq, "attempt", r.attempts, "check", r.check, "code", je.Code, "err_code", je.ErrCode, "description", je.Description)
 		switch {
 		case je.ErrCode == jsWrongLastSeqInUse, je.ErrCode == jsDuplicateInProcess, je.Code == 503 && je.ErrCode != jsStoreFailed:
 			// Busy (an earlier copy of this fix, or another fix of the
@@ -607,6 +608,7 @@ func (p *publisher) resolve(r *pubReq) {
 				l.lastStored, l.lastSeq = max(l.lastStored, newest.Seq), max(l.lastSeq, newest.Record.Seq)
 			}
 		}
+		p.log.Debug("resolved a refused fix", "driver", l.driver, "seq", r.seq, "read", len(fixes), "read_err", err, "duplicate", ack.Duplicate, "cursor", ack.Seq, "outcome", outcome, "last_stored", l.lastStored, "last_seq", l.lastSeq)
 		send := p.pumpLocked(l, now)
 		send = append(send, p.pumpWaitingLocked(now)...)
 		p.mu.Unlock()
@@ -658,7 +660,8 @@ func (p *publisher) sweep() {
 			for l := range p.lanes {
 				if len(l.flight) > 0 {
 					oldest := l.flight[0]
-					if now.Sub(oldest.sentAt) > p.attemptLocked(oldest.attempts) {
+					if wait := p.attemptLocked(oldest.attempts); now.Sub(oldest.sentAt) > wait {
+						p.log.Debug("no answer in time; publishing the lane's fixes in flight again, in order", "driver", l.driver, "oldest_seq", oldest.seq, "in_flight", len(l.flight), "waited", now.Sub(oldest.sentAt), "attempt_wait", wait)
 						p.recoverLocked(l, now)
 					}
 				}

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -232,6 +233,44 @@ func TestTokenThatExpiresWhileConnected(t *testing.T) {
 		}
 	}
 	sendFixes(t, c, 1, 1)
+}
+
+// A rider's token that lists many drivers is longer than other frames may
+// be; refresh-token carries it all the same, and other frames stay bound
+// by the frame limit (1009).
+func TestALongTokenCanBeRefreshed(t *testing.T) {
+	s := newSigner(t)
+	n := startNode(t, func(c *node.Config) { c.Authenticator = s.authenticator() })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var drivers []string
+	for i := range 300 {
+		drivers = append(drivers, fmt.Sprintf("driver-%05d", i))
+	}
+	long := s.token("r-1", mobileproto.RoleRider, time.Hour, drivers...)
+	if len(long) <= n.Config().MaxFrameBytes || len(long) > auth.MaxTokenBytes {
+		t.Fatalf("a token of %d bytes: want more than a frame (%d) and at most %d", len(long), n.Config().MaxFrameBytes, auth.MaxTokenBytes)
+	}
+	c := s.dial(n, long)
+	if _, err := c.RefreshToken(ctx, s.token("r-1", mobileproto.RoleRider, 2*time.Hour, drivers...)); err != nil {
+		t.Fatalf("refreshing with a %d-byte token: %v", len(long), err)
+	}
+	if _, err := c.Track(ctx, "driver-00299", mobileproto.TrackOptions{}); err != nil {
+		t.Fatalf("after the refresh: %v", err)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial(n.WebSocketURL(), bearer(long))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	readFrame(t, ws) // welcome
+	big := `{"type":"track-driver","driver":"driver-00001","id":"` + strings.Repeat("x", n.Config().MaxFrameBytes) + `"}`
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(big)); err != nil {
+		t.Fatal(err)
+	}
+	if code := closeCode(t, ws); code != mobileproto.CloseTooLarge {
+		t.Fatalf("a %d-byte track-driver: close %d, want %d", len(big), code, mobileproto.CloseTooLarge)
+	}
 }
 
 func TestNewestDriverConnectionWinsAcrossTheCluster(t *testing.T) {

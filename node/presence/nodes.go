@@ -26,9 +26,10 @@ type Nodes struct {
 	onLost    func(node string, at time.Time)
 	started   time.Time
 
-	mu   sync.Mutex
-	seen map[string]time.Time
-	lost map[string]time.Time
+	mu     sync.Mutex
+	seen   map[string]time.Time
+	lost   map[string]time.Time
+	starts map[string]time.Time // when each node's process started, by its heartbeats
 
 	sub  *nats.Subscription
 	quit chan struct{}
@@ -38,13 +39,17 @@ type Nodes struct {
 type heartbeat struct {
 	Node string `json:"node"`
 	At   int64  `json:"at"`
+	// Started is when the node's process started (ms): a driver session
+	// a node announced before it is gone with the old process.
+	Started int64 `json:"started,omitempty"`
 }
 
 // StartNodes starts the heartbeat of node name; onLost, if set, is called
 // (without locks held, from the heartbeat goroutine) when a node is lost.
 func StartNodes(nc *nats.Conn, name string, every, lostAfter time.Duration, log *slog.Logger, onLost func(node string, at time.Time)) (*Nodes, error) {
 	n := &Nodes{nc: nc, name: name, every: every, lostAfter: lostAfter, log: log, onLost: onLost,
-		started: time.Now(), seen: map[string]time.Time{}, lost: map[string]time.Time{}, quit: make(chan struct{})}
+		started: time.Now(), seen: map[string]time.Time{}, lost: map[string]time.Time{}, starts: map[string]time.Time{}, quit: make(chan struct{})}
+	n.starts[name] = n.started
 	sub, err := nc.Subscribe(fixstream.NodePrefix+"*", n.onHeartbeat)
 	if err != nil {
 		return nil, err
@@ -64,7 +69,7 @@ func (n *Nodes) Stop() {
 }
 
 func (n *Nodes) beat() {
-	data, _ := json.Marshal(heartbeat{Node: n.name, At: time.Now().UnixMilli()})
+	data, _ := json.Marshal(heartbeat{Node: n.name, At: time.Now().UnixMilli(), Started: n.started.UnixMilli()})
 	n.nc.Publish(fixstream.NodePrefix+n.name, data)
 }
 
@@ -75,13 +80,28 @@ func (n *Nodes) onHeartbeat(m *nats.Msg) {
 		n.log.Debug("dropped an invalid node heartbeat", "subject", m.Subject)
 		return
 	}
+	var restarted time.Time
 	n.mu.Lock()
 	n.seen[name] = time.Now()
 	if _, was := n.lost[name]; was {
 		delete(n.lost, name)
 		n.log.Info("node is back", "node", name)
 	}
+	if h.Started > 0 && name != n.name {
+		st := time.UnixMilli(h.Started)
+		if prev, ok := n.starts[name]; !ok || st.After(prev) {
+			n.starts[name] = st
+			if ok {
+				restarted = st
+			}
+		}
+	}
 	n.mu.Unlock()
+	if !restarted.IsZero() && n.onLost != nil {
+		// Quicker than a heartbeat timeout: its old sessions are gone.
+		n.log.Info("node restarted; the drivers it had are offline until they reconnect", "node", name)
+		n.onLost(name, restarted)
+	}
 }
 
 func (n *Nodes) loop() {
@@ -111,6 +131,23 @@ func (n *Nodes) loop() {
 			}
 		}
 	}
+}
+
+// LostFor says since when a driver session that node announced is lost:
+// the node is lost (LostAt), or it has restarted since the session began
+// (session: the session's start, ns since the Unix epoch), which ended the
+// session with the old process. Zero while the session may live.
+func (n *Nodes) LostFor(node string, session int64) time.Time {
+	if at := n.LostAt(node); !at.IsZero() {
+		return at
+	}
+	n.mu.Lock()
+	st := n.starts[node]
+	n.mu.Unlock()
+	if !st.IsZero() && session > 0 && session < st.UnixNano() {
+		return st
+	}
+	return time.Time{}
 }
 
 // LostAt says since when node is lost (its last heartbeat), or zero while
