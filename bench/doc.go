@@ -26,8 +26,10 @@
 //
 // Every offered fix ends as not sent, acked, refused or failed (by error
 // code) or unanswered; loss counts what riders never got of the offered
-// fixes, a fix counting only if acked, and acked-but-lost must be 0 at any
-// load (see StepResult). Search, the accounting, the /proc readings, the
+// fixes without being told, a fix counting only if acked, and
+// acked-but-lost must be 0 at any load. A fix the node skipped for a slow
+// rider and announced (the next location's prev) counts apart, as skipped
+// (see StepResult). Search, the accounting, the /proc readings, the
 // report and the comparison of two runs are pure or local and are tested;
 // the figures themselves belong in benchmark output, never in a test verdict.
 //

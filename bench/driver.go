@@ -48,7 +48,7 @@ type benchDriver struct {
 	offered int
 	notSent int // closed loop, and fixes a sender gave up on at the deadline
 	sent    int
-	acked   []uint64
+	acked   []Stored
 	ackLat  []time.Duration
 	errs    map[string]int
 	lagMax  time.Duration
@@ -91,7 +91,7 @@ func (d *benchDriver) settle(acks <-chan *mobileproto.Pending) {
 			if err != nil {
 				d.errs[errorKey(err)]++
 			} else {
-				d.acked = append(d.acked, a.Seq)
+				d.acked = append(d.acked, Stored{Seq: a.Seq, Cursor: a.Cursor})
 				if a.Seq < uint64(len(d.sentAt)) {
 					d.ackLat = append(d.ackLat, time.Duration(now-d.sentAt[a.Seq].Load()))
 				}
@@ -117,9 +117,9 @@ func (d *benchDriver) pending() int {
 	return n
 }
 
-// freeze stops the counting and returns the driver's tally, its acked seqs
+// freeze stops the counting and returns the driver's tally, its acked fixes
 // and ack latencies.
-func (d *benchDriver) freeze() (tally, []uint64, []time.Duration) {
+func (d *benchDriver) freeze() (tally, []Stored, []time.Duration) {
 	waiting, dropped := 0, 0
 	if d.out != nil {
 		waiting, dropped = d.out.counts()

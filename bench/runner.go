@@ -276,7 +276,7 @@ func (r *Runner) steps(ctx context.Context, urls []string, m *meter, res *Result
 // multiples of it.
 func (r *Runner) overload(ctx context.Context, urls []string, m *meter, res *Result) error {
 	p := r.preset
-	c := &Capacity{Criteria: fmt.Sprintf("loss < %g %% and p99 < %v", 100*MaxLossRate, MaxP99), Step: -1}
+	c := &Capacity{Criteria: fmt.Sprintf("loss (with announced skips) < %g %% and p99 < %v", 100*MaxLossRate, MaxP99), Step: -1}
 	res.Capacity = c
 	if r.cfg.Rate > 0 {
 		c.Given = true
@@ -392,8 +392,8 @@ func (r *Runner) step(ctx context.Context, urls []string, m *meter, i int, rate 
 	if why := whyNotSustained(s); len(why) > 0 {
 		verdict = "not sustained: " + strings.Join(why, ", ")
 	}
-	r.logf("step %d: offered %.0f/s, goodput %.0f/s, loss %.3f %%, acked-but-lost %d, errors %s, not sent %d, unanswered %d, p99 %.1f ms, nodes' peak RSS %.0f MiB, drain %.1f s, settle %.1f s: %s",
-		i+1, s.OfferedPS, s.DeliveredPS, 100*s.LossRate, s.AckedButLost, errorsText(s.Errors), s.NotSent, s.Unanswered, s.Latency.P99, s.NodesPeakRSSMiB, s.DrainSec, s.SettleSec, verdict)
+	r.logf("step %d: offered %.0f/s, goodput %.0f/s, loss %.3f %%, acked-but-lost %d, skipped (announced) %d, errors %s, not sent %d, unanswered %d, p99 %.1f ms, nodes' peak RSS %.0f MiB, drain %.1f s, settle %.1f s: %s",
+		i+1, s.OfferedPS, s.DeliveredPS, 100*s.LossRate, s.AckedButLost, s.SkippedAnnounced, errorsText(s.Errors), s.NotSent, s.Unanswered, s.Latency.P99, s.NodesPeakRSSMiB, s.DrainSec, s.SettleSec, verdict)
 	return s, nil
 }
 

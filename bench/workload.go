@@ -92,7 +92,7 @@ type benchRider struct {
 	track   Tracker
 	lat     []time.Duration
 	done    chan struct{}
-	checked int // d.acked[:checked] have all arrived (drain check)
+	checked int // d.acked[:checked] have all arrived or were skipped with notice (drain check)
 }
 
 // Run connects the workload's clients, drives it and measures it. It
@@ -135,7 +135,7 @@ func Run(ctx context.Context, w Workload) (StepResult, error) {
 				if l.Seq == 0 || l.Seq >= uint64(len(r.d.sentAt)) {
 					continue
 				}
-				if r.track.Observe(l.Seq) {
+				if r.track.Observe(l.Seq, l.Cursor, l.Prev) {
 					if taken := r.d.sentAt[l.Seq].Load(); taken > 0 {
 						r.lat = append(r.lat, time.Duration(at-taken))
 					}
@@ -179,7 +179,7 @@ func Run(ctx context.Context, w Workload) (StepResult, error) {
 	sendSec := w.Duration.Seconds()
 
 	// Wait until every fix is answered and every acked fix reached every
-	// rider, or the drain runs out.
+	// rider (or was skipped with notice), or the drain runs out.
 	drainStart := time.Now()
 	for generating.Load() > 0 || !allArrived(drivers, riders) {
 		if time.Now().After(drainEnd) || ctx.Err() != nil {
@@ -196,7 +196,7 @@ func Run(ctx context.Context, w Workload) (StepResult, error) {
 
 	var t tally
 	var ackLat, lat []time.Duration
-	acked := make(map[*benchDriver][]uint64, len(drivers))
+	acked := make(map[*benchDriver][]Stored, len(drivers))
 	for _, d := range drivers {
 		dt, a, al := d.freeze()
 		t.add(dt)
@@ -210,7 +210,8 @@ func Run(ctx context.Context, w Workload) (StepResult, error) {
 	timely := 0
 	for _, r := range riders {
 		<-r.done
-		delivery = delivery.Add(r.track.Result(acked[r.d]))
+		d, _ := r.track.Result(acked[r.d])
+		delivery = delivery.Add(d)
 		for _, l := range r.lat {
 			if l <= TimelyBound {
 				timely++
@@ -221,7 +222,7 @@ func Run(ctx context.Context, w Workload) (StepResult, error) {
 	for _, d := range drivers {
 		res.GeneratorLagMaxMS = max(res.GeneratorLagMaxMS, ms(d.lagMax))
 	}
-	res.account(t, delivery, timely, sendSec)
+	res.account(t, delivery, everyDriverWatched(t, max(w.RidersPerDriver, 1)), timely, sendSec)
 	res.Latency = Summarize(lat)
 	res.AckLatency = Summarize(ackLat)
 	return res, nil
@@ -273,11 +274,13 @@ func connect(ctx context.Context, w Workload, drivers []*benchDriver, riders []*
 			}
 			tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			if _, err := c.Track(tctx, r.d.id, mobileproto.TrackOptions{History: new(int)}); err != nil {
+			tr, err := c.Track(tctx, r.d.id, mobileproto.TrackOptions{History: new(int)})
+			if err != nil {
 				fail(fmt.Errorf("track %s: %w", r.d.id, err))
 				c.Close()
 				return
 			}
+			r.track.After(tr.Cursor)
 			r.c = c
 		}()
 	}
@@ -310,7 +313,8 @@ func connect(ctx context.Context, w Workload, drivers []*benchDriver, riders []*
 }
 
 // allArrived reports whether every offered fix has an outcome and every
-// acked fix has reached each of its riders.
+// acked fix has reached each of its riders, or was skipped for it with
+// notice.
 func allArrived(drivers []*benchDriver, riders []*benchRider) bool {
 	for _, d := range drivers {
 		if d.pending() > 0 {
@@ -319,7 +323,7 @@ func allArrived(drivers []*benchDriver, riders []*benchRider) bool {
 	}
 	for _, r := range riders {
 		r.d.mu.Lock()
-		for r.checked < len(r.d.acked) && r.track.Seen(r.d.acked[r.checked]) {
+		for r.checked < len(r.d.acked) && r.track.Settled(r.d.acked[r.checked]) {
 			r.checked++
 		}
 		done := r.checked == len(r.d.acked)
