@@ -108,6 +108,9 @@ type StepResult struct {
 	// when its rider received it; AckLatency to when its driver saw the ack.
 	Latency    Latency `json:"latency"`
 	AckLatency Latency `json:"ack_latency"`
+	// Intervals is, for a step whose drivers obeyed set-interval or were
+	// not all watched, what they were asked for and sent by watched state.
+	Intervals *Intervals `json:"intervals,omitempty"`
 	// GeneratorLagMaxMS is how late the generator's timer fired at worst:
 	// large values mean the load generator itself was short of CPU.
 	GeneratorLagMaxMS float64 `json:"generator_lag_max_ms,omitempty"`

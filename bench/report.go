@@ -181,8 +181,12 @@ func (r *Result) Markdown(w io.Writer) {
 	fmt.Fprintln(w, "| step | drivers × riders × fixes/s | loop | offered/s | sent | acked | goodput/s | loss | acked-but-lost | skipped (announced) | errors by code | not sent (phone backlog) | unanswered | delivered though not acked |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for i, s := range r.Steps {
-		fmt.Fprintf(w, "| %s | %d × %d × %g | %s | %s | %s | %s | %s | %.3f %% | %s | %s | %s | %s | %s | %s |\n",
-			s.label(i), s.Drivers, s.RidersPerDriver, s.RatePerDriver, loopText(s.Loop), f1c(s.OfferedPS), count(s.Sent), count(s.Acked),
+		drivers := fmt.Sprint(s.Drivers)
+		if s.Intervals != nil {
+			drivers += " (" + watchedShare(s, s.Intervals) + " watched)"
+		}
+		fmt.Fprintf(w, "| %s | %s × %d × %g | %s | %s | %s | %s | %s | %.3f %% | %s | %s | %s | %s | %s | %s |\n",
+			s.label(i), drivers, s.RidersPerDriver, s.RatePerDriver, loopText(s.Loop), f1c(s.OfferedPS), count(s.Sent), count(s.Acked),
 			f1c(s.DeliveredPS), 100*s.LossRate, count(s.AckedButLost), count(s.SkippedAnnounced), errorsText(s.Errors), count(s.NotSent), count(s.Unanswered), count(s.DeliveredNotAcked))
 	}
 	fmt.Fprintln(w)
@@ -208,6 +212,11 @@ func (r *Result) Markdown(w io.Writer) {
 		if s.BacklogFixes > 0 && s.RatePerDriver > 0 && s.NotSent > 0 && s.GeneratorLagMaxMS > 1000*float64(s.BacklogFixes)/s.RatePerDriver {
 			fmt.Fprintf(w, "\nStep %d: the generator was late by up to %s ms, longer than the phones' backlog of %d fixes: some of its %s fixes not sent may be the load generator's own stall.\n",
 				i+1, f0(s.GeneratorLagMaxMS), s.BacklogFixes, count(s.NotSent))
+		}
+	}
+	for i, s := range r.Steps {
+		if s.Intervals != nil {
+			s.intervalsMarkdown(w, i)
 		}
 	}
 	if r.Preset == "ramp" {
