@@ -6,9 +6,20 @@
 // cluster (core pub/sub and JetStream R3 publishing of the same message
 // size): the engine's ceiling.
 //
-// Runner runs a Preset (small, city, ramp, overload) on a cluster it starts
-// and stops; cmd/rtls-bench only turns flags into a Config and writes the
-// Result (JSON, Markdown, a latency plot).
+// Runner runs a Preset (small, city, ramp, overload, battery) on a cluster
+// it starts and stops; cmd/rtls-bench only turns flags into a Config and
+// writes the Result (JSON, Markdown, a latency plot).
+//
+// # Intervals
+//
+// A node asks each driver app with set-interval to send fast while someone
+// watches the driver and slow while nobody does. The throughput presets'
+// drivers ignore it and keep to the preset's rate. The battery preset's
+// drivers obey it (Workload.ObeyInterval), only a share of them is watched,
+// and some riders switch drivers halfway: the step reports the fixes sent
+// by watched and unwatched drivers, the fixes saved against the same fleet
+// at the fast interval throughout, and how soon a switch reached the
+// drivers (Intervals).
 //
 // # Open and closed loop
 //

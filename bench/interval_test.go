@@ -78,12 +78,20 @@ func startIntervalCluster(t *testing.T, fast, slow time.Duration) []string {
 	return strings.Split(c.WebSocketURLs(), ",")
 }
 
-func TestObeyingDriversSendFastOnlyWhileWatched(t *testing.T) {
+func TestBatteryWorkloadObeysTheInterval(t *testing.T) {
 	const fast, slow = 100 * time.Millisecond, 500 * time.Millisecond
 	urls := startIntervalCluster(t, fast, slow)
-	// 20 drivers (4 watched) obeying the node for 3 s, one switch halfway.
-	w := Workload{Nodes: urls, Drivers: 20, RidersPerDriver: 1, Watched: 0.2, Rate: 10, Duration: 3 * time.Second,
-		ObeyInterval: true, Switches: 1, Prefix: "battery-"}
+	// The battery preset's workload, scaled down: 20 drivers (4 watched),
+	// 3 s, one switch halfway.
+	r, err := NewRunner(Config{Preset: "battery", Drivers: 20, Duration: 3 * time.Second, FastInterval: fast, SlowInterval: slow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := r.workload(urls, r.Preset().Rates[0])
+	w.Switches, w.Prefix = 1, "battery-"
+	if !w.ObeyInterval || w.Watched != 0.2 || w.Rate != 10 || w.Loop != LoopOpen {
+		t.Fatalf("the battery workload: %+v", w)
+	}
 	s, err := Run(context.Background(), w)
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +143,12 @@ func TestObeyingDriversSendFastOnlyWhileWatched(t *testing.T) {
 }
 
 func TestDriversIgnoreTheIntervalUnlessTold(t *testing.T) {
+	// Throughput presets keep their rate whatever the node asks.
+	for name, p := range Presets {
+		if name != "battery" && (p.ObeyInterval || p.FastInterval != 0 || p.SlowInterval != 0) {
+			t.Errorf("preset %s obeys or sets set-interval", name)
+		}
+	}
 	urls := startIntervalCluster(t, 100*time.Millisecond, time.Second)
 	s, err := Run(context.Background(), Workload{Nodes: urls, Drivers: 6, RidersPerDriver: 1, Watched: 0.5, Rate: 10, Duration: 2 * time.Second})
 	if err != nil {
