@@ -101,9 +101,12 @@ type StepResult struct {
 	// DeliveredNotAcked counts deliveries of fixes that were not acked:
 	// refused (a publish that timed out as unavailable may still be
 	// stored) or unanswered. They count in the goodput, and as lost.
-	DeliveredNotAcked int     `json:"delivered_not_acked"`
-	Lost              int     `json:"lost"`
-	LossRate          float64 `json:"loss_rate"`
+	DeliveredNotAcked int `json:"delivered_not_acked"`
+	// Due counts the (fix, rider) pairs riders were due: what LossRate is
+	// a share of.
+	Due      int     `json:"due,omitempty"`
+	Lost     int     `json:"lost"`
+	LossRate float64 `json:"loss_rate"`
 	// Latency is from when a fix was taken (entered the phone's outbox) to
 	// when its rider received it; AckLatency to when its driver saw the ack.
 	Latency    Latency `json:"latency"`
@@ -185,6 +188,7 @@ func (s *StepResult) account(t tally, d Delivery, e due, timely int, sendSec flo
 	s.AckedButLost, s.SkippedAnnounced = d.Lost, d.Skipped
 	s.DeliveredNotAcked = max(0, s.Delivered-(e.pairs-e.notAcked-s.AckedButLost-s.SkippedAnnounced))
 	s.Lost = s.AckedButLost + e.notAcked
+	s.Due = e.pairs
 	s.LossRate, s.SkipRate = 0, 0
 	if e.pairs > 0 {
 		s.LossRate = float64(s.Lost) / float64(e.pairs)

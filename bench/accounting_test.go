@@ -103,7 +103,7 @@ func TestAccountCountsAnnouncedSkipsApart(t *testing.T) {
 	tl = tally{offered: 1000 * 60, sent: 1000 * 60, acked: 1000*60 - 3}
 	s = StepResult{RidersPerDriver: 1}
 	s.account(tl, Delivery{Unique: 200*60 - 1}, due{pairs: 200 * 60, notAcked: 1}, 0, 60)
-	if s.Lost != 1 || s.LossRate != 1.0/12000 || s.DeliveredNotAcked != 0 {
+	if s.Due != 12000 || s.Lost != 1 || s.LossRate != 1.0/12000 || s.DeliveredNotAcked != 0 {
 		t.Fatalf("watched subset: %+v", s)
 	}
 }

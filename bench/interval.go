@@ -363,20 +363,37 @@ func (s StepResult) intervalsMarkdown(w io.Writer, i int) {
 	}
 	fmt.Fprintln(w, "\nFor the README:")
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "| %s drivers, %s watched, %g s | fixes per driver per minute | fixes per hour, fleet |\n", count(s.Drivers), watchedShare(s, iv), s.DurationSec)
-	fmt.Fprintln(w, "|---|---|---|")
+	fmt.Fprintf(w, "| %s drivers, %s watched, %g s | drivers | fixes per driver per minute | fixes per hour |\n", count(s.Drivers), watchedShare(s, iv), s.DurationSec)
+	fmt.Fprintln(w, "|---|---|---|---|")
+	perMin := func(sent, drivers int) string {
+		return f1(float64(sent) / float64(max(drivers, 1)) / (s.DurationSec / 60))
+	}
 	perHour := func(n float64) string { return f0(n * 3600 / s.DurationSec) }
-	for _, name := range []string{GroupWatched, GroupUnwatched} {
-		if g := iv.group(name); g != nil {
-			fmt.Fprintf(w, "| %s, asked for %s | %s | %s |\n", name, askedSummary(g.AskedAtEnd), f1(g.PerDriverPerMin), perHour(float64(g.Sent)))
+	var switched DriverGroup
+	for _, g := range iv.Groups {
+		switch g.Name {
+		case GroupWatched, GroupUnwatched:
+			fmt.Fprintf(w, "| %s (asked for %s) | %s | %s | %s |\n", g.Name, askedSummary(g.AskedAtEnd), count(g.Drivers), f1(g.PerDriverPerMin), perHour(float64(g.Sent)))
+		default:
+			switched.Drivers += g.Drivers
+			switched.Sent += g.Sent
 		}
 	}
-	fmt.Fprintf(w, "| fleet, obeying set-interval | %s | %s |\n", f1(float64(iv.Sent)/float64(max(s.Drivers, 1))/(s.DurationSec/60)), perHour(float64(iv.Sent)))
-	fmt.Fprintf(w, "| fleet, all at %s ms | %s | %s |\n", f0(iv.FastIntervalMS), f1(60000/iv.FastIntervalMS), perHour(iv.AllFast))
-	fmt.Fprintf(w, "| **saved** | | **%s (%.0f %%)** |\n", f0(iv.SavedPerHour), iv.SavedPct)
-	fmt.Fprintf(w, "| riders of watched drivers: lost / skipped (announced) | %s / %s | latency p50 %s ms, p99 %s ms |\n", count(s.Lost), count(s.SkippedAnnounced), f1(s.Latency.P50), f1(s.Latency.P99))
+	if switched.Drivers > 0 {
+		fmt.Fprintf(w, "| watch switched at %s s | %s | %s | %s |\n", f0(iv.SwitchAtSec), count(switched.Drivers), perMin(switched.Sent, switched.Drivers), perHour(float64(switched.Sent)))
+	}
+	fast := time.Duration(iv.FastIntervalMS * float64(time.Millisecond))
+	allFastPerMin := f1(iv.AllFast / float64(max(s.Drivers, 1)) / (s.DurationSec / 60))
+	fmt.Fprintf(w, "| fleet, obeying set-interval | %s | %s | %s |\n", count(s.Drivers), perMin(iv.Sent, s.Drivers), perHour(float64(iv.Sent)))
+	fmt.Fprintf(w, "| fleet, all at %s | %s | %s | %s |\n", fast, count(s.Drivers), allFastPerMin, perHour(iv.AllFast))
+	fmt.Fprintf(w, "| **saved** | | **%s** | **%s (%.0f %%)** |\n", f1(iv.Saved/float64(max(s.Drivers, 1))/(s.DurationSec/60)), f0(iv.SavedPerHour), iv.SavedPct)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| riders of watched drivers | |")
+	fmt.Fprintln(w, "|---|---|")
+	fmt.Fprintf(w, "| fixes due / lost / skipped (announced) | %s / %s / %s |\n", count(s.Due), count(s.Lost), count(s.SkippedAnnounced))
+	fmt.Fprintf(w, "| latency p50 / p99 | %s / %s ms |\n", f1(s.Latency.P50), f1(s.Latency.P99))
 	if iv.Switch.Count > 0 {
-		fmt.Fprintf(w, "| rider switched drivers → both drivers asked anew (p50 / p99 / max) | | %s / %s / %s ms |\n", f1(iv.Switch.P50), f1(iv.Switch.P99), f1(iv.Switch.Max))
+		fmt.Fprintf(w, "| rider switched drivers → each driver app asked anew, p50 / p99 / max | %s / %s / %s ms (%d set-intervals) |\n", f1(iv.Switch.P50), f1(iv.Switch.P99), f1(iv.Switch.Max), iv.Switch.Count)
 	}
 }
 
