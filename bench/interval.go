@@ -70,13 +70,18 @@ type DriverGroup struct {
 
 // The driver groups of Intervals.
 const (
-	GroupWatched       = "watched"
-	GroupUnwatched     = "unwatched"
-	GroupLeft          = "watched, then left"
-	GroupTracked       = "unwatched, then tracked"
-	reasonWatched      = "watched"
-	reasonUnwatched    = "unwatched"
-	notAskedIntervalID = "none"
+	GroupWatched   = "watched"
+	GroupUnwatched = "unwatched"
+	GroupLeft      = "watched, then left"
+	GroupTracked   = "unwatched, then tracked"
+)
+
+// The reasons of set-interval (mobileproto.SetInterval.Reason), and what
+// DriverGroup counts a driver never asked as.
+const (
+	reasonWatched   = "watched"
+	reasonUnwatched = "unwatched"
+	askedNone       = "none"
 )
 
 // waitAsked waits, at most wait, until every driver has been asked for the
@@ -286,7 +291,7 @@ func intervalsOf(w Workload, drivers []*benchDriver, watched []bool, tallies map
 func (d *benchDriver) askedAt(t time.Time) (atT, atEnd string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	atT, atEnd = notAskedIntervalID, notAskedIntervalID
+	atT, atEnd = askedNone, askedNone
 	for _, a := range d.asks {
 		if a.at.Before(t) {
 			atT = a.interval.String()
