@@ -32,15 +32,20 @@ const (
 //
 //	Offered = NotSent + Acked + SendErrors + Unanswered
 //
-// Each (fix, rider) pair is then delivered or lost. Loss counts what a
-// rider never got of the offered fixes, and a fix counts as delivered only
-// if it was also acked:
+// Each (fix, rider) pair a rider was due (every fix of its driver, or for a
+// rider that switched drivers the acked fixes stored while it tracked each)
+// is then delivered, skipped with notice or lost. Loss counts what a rider
+// never got without being told, and a fix counts as delivered only if it
+// was also acked:
 //
-//	Lost     = AckedButLost + (Offered − Acked) × RidersPerDriver
-//	LossRate = Lost / (Offered × RidersPerDriver)
+//	Lost     = AckedButLost + fixes not acked × their riders
+//	LossRate = Lost / pairs due (Offered × RidersPerDriver when every driver is watched)
 //
-// AckedButLost (acked fixes a rider never received) must be 0 whatever the
-// load: an ack promises the fix is stored and will be delivered.
+// AckedButLost (acked fixes a rider never received, unannounced) must be 0
+// whatever the load: an ack promises the fix is stored and will be
+// delivered. SkippedAnnounced counts acked fixes the node skipped on purpose
+// for a slow rider (latest wins) and said so with the next location's prev;
+// they are not lost, but a step that skips is not sustained (see Sustained).
 type StepResult struct {
 	// Phase says why the step ran: "" (the preset's rates), "search" (the
 	// capacity search) or "overload" (a multiple of the capacity).
@@ -88,16 +93,27 @@ type StepResult struct {
 	TimelyPS     float64  `json:"timely_per_s"`
 	Delivery     Delivery `json:"delivery"`
 	AckedButLost int      `json:"acked_but_lost"`
+	// SkippedAnnounced counts acked fixes a rider did not get because the
+	// node skipped them for it and said so (Delivery.Skipped); SkipRate is
+	// their share of the pairs due.
+	SkippedAnnounced int     `json:"skipped_announced,omitempty"`
+	SkipRate         float64 `json:"skip_rate,omitempty"`
 	// DeliveredNotAcked counts deliveries of fixes that were not acked:
 	// refused (a publish that timed out as unavailable may still be
 	// stored) or unanswered. They count in the goodput, and as lost.
-	DeliveredNotAcked int     `json:"delivered_not_acked"`
-	Lost              int     `json:"lost"`
-	LossRate          float64 `json:"loss_rate"`
+	DeliveredNotAcked int `json:"delivered_not_acked"`
+	// Due counts the (fix, rider) pairs riders were due: what LossRate is
+	// a share of.
+	Due      int     `json:"due,omitempty"`
+	Lost     int     `json:"lost"`
+	LossRate float64 `json:"loss_rate"`
 	// Latency is from when a fix was taken (entered the phone's outbox) to
 	// when its rider received it; AckLatency to when its driver saw the ack.
 	Latency    Latency `json:"latency"`
 	AckLatency Latency `json:"ack_latency"`
+	// Intervals is, for a step whose drivers obeyed set-interval or were
+	// not all watched, what they were asked for and sent by watched state.
+	Intervals *Intervals `json:"intervals,omitempty"`
 	// GeneratorLagMaxMS is how late the generator's timer fired at worst:
 	// large values mean the load generator itself was short of CPU.
 	GeneratorLagMaxMS float64 `json:"generator_lag_max_ms,omitempty"`
@@ -141,10 +157,22 @@ func (t *tally) add(o tally) {
 	}
 }
 
+// due is what the riders of a step were due: (fix, rider) pairs, and of
+// them those whose fix was never acked (they count as lost).
+type due struct {
+	pairs, notAcked int
+}
+
+// everyDriverWatched is what riders riders per driver are due of t's fixes
+// when every driver is watched for the whole step.
+func everyDriverWatched(t tally, riders int) due {
+	return due{pairs: t.offered * riders, notAcked: max(0, t.offered-t.acked) * riders}
+}
+
 // account fills the counts and rates of s from the drivers' tally, the
-// riders' deliveries, the number of timely deliveries and the seconds of
-// sending.
-func (s *StepResult) account(t tally, d Delivery, timely int, sendSec float64) {
+// riders' deliveries, what they were due, the number of timely deliveries
+// and the seconds of sending.
+func (s *StepResult) account(t tally, d Delivery, e due, timely int, sendSec float64) {
 	s.Offered, s.NotSent, s.Sent, s.Acked = t.offered, t.notSent, t.sent, t.acked
 	s.Errors = nil
 	if len(t.errors) > 0 {
@@ -157,13 +185,14 @@ func (s *StepResult) account(t tally, d Delivery, timely int, sendSec float64) {
 	s.Unanswered = max(0, s.Offered-s.NotSent-s.Acked-s.SendErrors)
 	s.Delivery = d
 	s.Delivered = d.Unique
-	s.AckedButLost = d.Lost
-	riders := max(s.RidersPerDriver, 1)
-	s.DeliveredNotAcked = max(0, s.Delivered-(s.Acked*riders-s.AckedButLost))
-	s.Lost = s.AckedButLost + max(0, s.Offered-s.Acked)*riders
-	s.LossRate = 0
-	if want := s.Offered * riders; want > 0 {
-		s.LossRate = float64(s.Lost) / float64(want)
+	s.AckedButLost, s.SkippedAnnounced = d.Lost, d.Skipped
+	s.DeliveredNotAcked = max(0, s.Delivered-(e.pairs-e.notAcked-s.AckedButLost-s.SkippedAnnounced))
+	s.Lost = s.AckedButLost + e.notAcked
+	s.Due = e.pairs
+	s.LossRate, s.SkipRate = 0, 0
+	if e.pairs > 0 {
+		s.LossRate = float64(s.Lost) / float64(e.pairs)
+		s.SkipRate = float64(s.SkippedAnnounced) / float64(e.pairs)
 	}
 	s.OfferedPS, s.DeliveredPS, s.TimelyPS = 0, 0, 0
 	if sendSec > 0 {
@@ -196,8 +225,9 @@ func errorKey(err error) string {
 }
 
 // Sustained reports whether a step stayed within the limits: every
-// connection made, loss below MaxLossRate, something delivered, and p99
-// below MaxP99.
+// connection made, loss below MaxLossRate (fixes skipped with notice
+// included: a rider that falls behind is not served), something delivered,
+// and p99 below MaxP99.
 func Sustained(s StepResult) bool {
 	return len(whyNotSustained(s)) == 0
 }
@@ -208,8 +238,11 @@ func whyNotSustained(s StepResult) []string {
 	if s.ConnectionsFailed > 0 {
 		why = append(why, fmt.Sprintf("%d connections failed", s.ConnectionsFailed))
 	}
-	if s.LossRate >= MaxLossRate {
+	switch {
+	case s.LossRate >= MaxLossRate:
 		why = append(why, fmt.Sprintf("loss %.2f %%", 100*s.LossRate))
+	case s.LossRate+s.SkipRate >= MaxLossRate:
+		why = append(why, fmt.Sprintf("loss %.2f %% + skipped (announced) %.2f %%", 100*s.LossRate, 100*s.SkipRate))
 	}
 	switch {
 	case s.Latency.Count == 0:

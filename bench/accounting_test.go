@@ -58,7 +58,7 @@ func TestAccountCountsEveryOfferedFix(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := StepResult{RidersPerDriver: tc.riders}
-			s.account(tc.t, tc.d, tc.timely, 10)
+			s.account(tc.t, tc.d, everyDriverWatched(tc.t, max(tc.riders, 1)), tc.timely, 10)
 			got := StepResult{Offered: s.Offered, NotSent: s.NotSent, Sent: s.Sent, Acked: s.Acked, SendErrors: s.SendErrors,
 				Unanswered: s.Unanswered, Delivered: s.Delivered, DeliveredNotAcked: s.DeliveredNotAcked, AckedButLost: s.AckedButLost,
 				Lost: s.Lost, LossRate: s.LossRate, OfferedPS: s.OfferedPS, DeliveredPS: s.DeliveredPS, TimelyPS: s.TimelyPS}
@@ -75,6 +75,36 @@ func TestAccountCountsEveryOfferedFix(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAccountCountsAnnouncedSkipsApart(t *testing.T) {
+	// 1,000 fixes, all acked, one rider each: 990 delivered, 8 skipped by
+	// the node with notice (latest wins for a slow rider), 2 vanished.
+	tl := tally{offered: 1000, sent: 1000, acked: 1000}
+	s := StepResult{RidersPerDriver: 1}
+	s.account(tl, Delivery{Received: 990, Unique: 990, Skipped: 8, Lost: 2}, everyDriverWatched(tl, 1), 990, 10)
+	if s.AckedButLost != 2 || s.SkippedAnnounced != 8 || s.Lost != 2 || s.LossRate != 0.002 || s.SkipRate != 0.008 || s.DeliveredNotAcked != 0 {
+		t.Fatalf("%+v", s)
+	}
+	// Skips are not loss, but a step that skips is not sustained.
+	s.Latency = Latency{Count: 990, P99: 10}
+	s.LossRate = 0.0005
+	if why := fmt.Sprint(whyNotSustained(s)); why != "[loss 0.05 % + skipped (announced) 0.80 %]" {
+		t.Fatalf("why = %s", why)
+	}
+	s.SkipRate = 0.0004
+	if !Sustained(s) {
+		t.Fatalf("not sustained: %v", whyNotSustained(s))
+	}
+
+	// Only the pairs due count: 200 watched drivers of 1,000, each due its
+	// 60 fixes, one of them never acked.
+	tl = tally{offered: 1000 * 60, sent: 1000 * 60, acked: 1000*60 - 3}
+	s = StepResult{RidersPerDriver: 1}
+	s.account(tl, Delivery{Unique: 200*60 - 1}, due{pairs: 200 * 60, notAcked: 1}, 0, 60)
+	if s.Due != 12000 || s.Lost != 1 || s.LossRate != 1.0/12000 || s.DeliveredNotAcked != 0 {
+		t.Fatalf("watched subset: %+v", s)
 	}
 }
 

@@ -6,9 +6,20 @@
 // cluster (core pub/sub and JetStream R3 publishing of the same message
 // size): the engine's ceiling.
 //
-// Runner runs a Preset (small, city, ramp, overload) on a cluster it starts
-// and stops; cmd/rtls-bench only turns flags into a Config and writes the
-// Result (JSON, Markdown, a latency plot).
+// Runner runs a Preset (small, city, ramp, overload, battery) on a cluster
+// it starts and stops; cmd/rtls-bench only turns flags into a Config and
+// writes the Result (JSON, Markdown, a latency plot).
+//
+// # Intervals
+//
+// A node asks each driver app with set-interval to send fast while someone
+// watches the driver and slow while nobody does. The throughput presets'
+// drivers ignore it and keep to the preset's rate. The battery preset's
+// drivers obey it (Workload.ObeyInterval), only a share of them is watched,
+// and some riders switch drivers halfway: the step reports the fixes sent
+// by watched and unwatched drivers, the fixes saved against the same fleet
+// at the fast interval throughout, and how soon a switch reached the
+// drivers (Intervals).
 //
 // # Open and closed loop
 //
@@ -26,8 +37,10 @@
 //
 // Every offered fix ends as not sent, acked, refused or failed (by error
 // code) or unanswered; loss counts what riders never got of the offered
-// fixes, a fix counting only if acked, and acked-but-lost must be 0 at any
-// load (see StepResult). Search, the accounting, the /proc readings, the
+// fixes without being told, a fix counting only if acked, and
+// acked-but-lost must be 0 at any load. A fix the node skipped for a slow
+// rider and announced (the next location's prev) counts apart, as skipped
+// (see StepResult). Search, the accounting, the /proc readings, the
 // report and the comparison of two runs are pure or local and are tested;
 // the figures themselves belong in benchmark output, never in a test verdict.
 //

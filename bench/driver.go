@@ -48,14 +48,62 @@ type benchDriver struct {
 	offered int
 	notSent int // closed loop, and fixes a sender gave up on at the deadline
 	sent    int
-	acked   []uint64
+	acked   []Stored
 	ackLat  []time.Duration
 	errs    map[string]int
 	lagMax  time.Duration
+	// asks are the set-interval frames received, in order.
+	asks []ask
+
+	// asked is signalled (capacity 1) on every set-interval.
+	asked chan struct{}
+}
+
+// ask is one set-interval a driver received, and when.
+type ask struct {
+	at       time.Time
+	interval time.Duration
+	reason   string
 }
 
 func newBenchDriver(id string, maxSeq int) *benchDriver {
-	return &benchDriver{id: id, sentAt: make([]atomic.Int64, maxSeq+1), errs: map[string]int{}}
+	return &benchDriver{id: id, sentAt: make([]atomic.Int64, maxSeq+1), errs: map[string]int{}, asked: make(chan struct{}, 1)}
+}
+
+// onSetInterval records a set-interval and wakes the timer. It runs on the
+// client's read goroutine and does not block.
+func (d *benchDriver) onSetInterval(s mobileproto.SetInterval) {
+	now := time.Now()
+	d.mu.Lock()
+	d.asks = append(d.asks, ask{at: now, interval: time.Duration(s.IntervalMs) * time.Millisecond, reason: s.Reason})
+	d.mu.Unlock()
+	select {
+	case d.asked <- struct{}{}:
+	default:
+	}
+}
+
+// lastAsk returns the newest set-interval received (ok false: none yet).
+func (d *benchDriver) lastAsk() (ask, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.asks) == 0 {
+		return ask{}, false
+	}
+	return d.asks[len(d.asks)-1], true
+}
+
+// answered returns when the driver first received a set-interval for
+// reason at or after t (ok false: never).
+func (d *benchDriver) answered(t time.Time, reason string) (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, a := range d.asks {
+		if !a.at.Before(t) && a.reason == reason {
+			return a.at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // fix is the fix a driver sends as seq, taken at unix ns at.
@@ -91,7 +139,7 @@ func (d *benchDriver) settle(acks <-chan *mobileproto.Pending) {
 			if err != nil {
 				d.errs[errorKey(err)]++
 			} else {
-				d.acked = append(d.acked, a.Seq)
+				d.acked = append(d.acked, Stored{Seq: a.Seq, Cursor: a.Cursor})
 				if a.Seq < uint64(len(d.sentAt)) {
 					d.ackLat = append(d.ackLat, time.Duration(now-d.sentAt[a.Seq].Load()))
 				}
@@ -117,9 +165,9 @@ func (d *benchDriver) pending() int {
 	return n
 }
 
-// freeze stops the counting and returns the driver's tally, its acked seqs
+// freeze stops the counting and returns the driver's tally, its acked fixes
 // and ack latencies.
-func (d *benchDriver) freeze() (tally, []uint64, []time.Duration) {
+func (d *benchDriver) freeze() (tally, []Stored, []time.Duration) {
 	waiting, dropped := 0, 0
 	if d.out != nil {
 		waiting, dropped = d.out.counts()
@@ -131,16 +179,23 @@ func (d *benchDriver) freeze() (tally, []uint64, []time.Duration) {
 	return t, d.acked, d.ackLat
 }
 
-// generate is an open-loop driver's timer: it takes fix k at start +
-// k·interval for every such time before end, and puts it in the outbox
-// without ever waiting. When the goroutine was not scheduled in time it
-// takes every fix that fell due at once, so the offered load is exactly the
-// schedule; the lateness is recorded. Only ctx (the run's cancellation)
-// ends it early.
-func (d *benchDriver) generate(ctx context.Context, start, end time.Time, interval time.Duration, maxSeq int) {
-	t := time.NewTimer(time.Until(start))
+// generate is an open-loop driver's timer: it takes a fix at start + phase
+// and then every interval() after the previous one while that falls before
+// end, and puts each in the outbox without ever waiting. When the goroutine
+// was not scheduled in time it takes every fix that fell due at once, so the
+// offered load is exactly the schedule; the lateness is recorded. A signal
+// on asked (the node asked for another interval) moves the next fix to the
+// new interval after the previous one, as a phone's location timer would:
+// due at once if that is past, never in a burst; before the first fix the
+// phase keeps its share of the new interval. Only ctx (the run's
+// cancellation) ends it early.
+func (d *benchDriver) generate(ctx context.Context, start, end time.Time, interval func() time.Duration, asked <-chan struct{}, phase float64, maxSeq int) {
+	iv := interval()
+	first := func() time.Time { return start.Add(time.Duration(phase * float64(iv))) }
+	next, seq := first(), uint64(0)
+	var last time.Time // when the previous fix was due
+	t := time.NewTimer(time.Until(next))
 	defer t.Stop()
-	next, seq := start, uint64(0)
 	var lagMax time.Duration
 	defer func() {
 		d.mu.Lock()
@@ -151,11 +206,23 @@ func (d *benchDriver) generate(ctx context.Context, start, end time.Time, interv
 		select {
 		case <-ctx.Done():
 			return
+		case <-asked:
+			iv = interval()
+			if last.IsZero() {
+				next = first()
+			} else {
+				next = last.Add(iv)
+			}
+			if now := time.Now(); next.Before(now) {
+				next = now
+			}
+			t.Reset(time.Until(next))
+			continue
 		case <-t.C:
 		}
 		now := time.Now()
 		lagMax = max(lagMax, now.Sub(next))
-		for ; !next.After(now) && next.Before(end); next = next.Add(interval) {
+		for ; !next.After(now) && next.Before(end); next = next.Add(iv) {
 			if int(seq)+1 >= maxSeq {
 				return
 			}
@@ -166,6 +233,7 @@ func (d *benchDriver) generate(ctx context.Context, start, end time.Time, interv
 			d.offered++
 			d.mu.Unlock()
 			d.out.put(queued{seq: seq, at: at})
+			last = next
 		}
 		t.Reset(time.Until(next))
 	}
@@ -219,8 +287,10 @@ func (d *benchDriver) send(ctx context.Context, generated <-chan struct{}, acks 
 // driveOpen runs an open-loop driver: it takes fixes from a random phase
 // within the first interval after start (so that drivers do not send at
 // once) until end, and sends them until its outbox is flushed or ctx ends.
+// The interval is fixed, or with obey what the node last asked for (no
+// shorter than fixed, the fastest the step is sized for) once it asked.
 // generated is called once the last fix is taken.
-func (d *benchDriver) driveOpen(ctx context.Context, start, end time.Time, interval time.Duration, maxSeq, backlog, maxInFlight int, generated func()) {
+func (d *benchDriver) driveOpen(ctx context.Context, start, end time.Time, fixed time.Duration, obey bool, maxSeq, backlog, maxInFlight int, generated func()) {
 	d.out = newOutbox(backlog)
 	acks := make(chan *mobileproto.Pending, 2*maxInFlight)
 	genDone := make(chan struct{})
@@ -235,7 +305,18 @@ func (d *benchDriver) driveOpen(ctx context.Context, start, end time.Time, inter
 		defer close(acks)
 		d.send(ctx, genDone, acks)
 	}()
-	d.generate(ctx, start.Add(time.Duration(rand.Int64N(int64(interval)))), end, interval, maxSeq)
+	interval := func() time.Duration { return fixed }
+	var asked <-chan struct{} // nil: the node's requests are ignored
+	if obey {
+		asked = d.asked
+		interval = func() time.Duration {
+			if iv := d.c.Interval(); iv > 0 {
+				return max(iv, fixed)
+			}
+			return fixed
+		}
+	}
+	d.generate(ctx, start, end, interval, asked, rand.Float64(), maxSeq)
 	generated()
 	close(genDone)
 	wg.Wait()

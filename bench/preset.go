@@ -26,6 +26,20 @@ type Preset struct {
 	// Refine is the most bisection steps of the capacity search.
 	Refine    int
 	Multiples []float64
+
+	// Watched is the share of drivers that have riders (zero: all).
+	Watched float64
+	// ObeyInterval makes drivers send at the interval their node asks for
+	// (set-interval), the first rate being the fastest; without it they
+	// keep to the preset's rates whatever the node asks, as throughput
+	// presets must.
+	ObeyInterval bool
+	// Switches watched drivers lose their riders to unwatched drivers
+	// halfway through each step (see Workload.Switches).
+	Switches int
+	// FastInterval and SlowInterval configure the nodes' set-interval
+	// (node.Config); zero values leave the nodes' defaults (1 s, 15 s).
+	FastInterval, SlowInterval time.Duration
 }
 
 // Presets are the workloads rtls-bench knows, by name.
@@ -39,6 +53,9 @@ var Presets = map[string]Preset{
 	"overload": {Name: "overload", Description: "200 drivers × 1 rider, open loop: search the capacity (10, 20, 40, 80, 160, 320 fixes/s per driver, then bisect), then offer 1.5×, 2× and 3× of it; 10 s per step",
 		Drivers: 200, RidersPerDriver: 1, Rates: []float64{10, 20, 40, 80, 160, 320}, Duration: 10 * time.Second, Loop: LoopOpen,
 		Overload: true, Refine: 3, Multiples: []float64{1.5, 2, 3}},
+	"battery": {Name: "battery", Description: "1,000 drivers obeying set-interval, 20 % tracked by 1 rider each (fast: 1 fix/s), the rest unwatched (slow: 1 fix per 15 s), for 90 s; halfway, 50 riders leave their driver for an unwatched one (open loop)",
+		Drivers: 1000, RidersPerDriver: 1, Watched: 0.2, Rates: []float64{1}, Duration: 90 * time.Second, Loop: LoopOpen,
+		ObeyInterval: true, Switches: 50, FastInterval: time.Second, SlowInterval: 15 * time.Second},
 }
 
 // PresetNames returns the presets' names, sorted.

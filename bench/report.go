@@ -178,12 +178,16 @@ func loopText(l Loop) string {
 func (r *Result) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "### rtls bench `%s` — %s\n\n", r.Preset, r.Started.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(w, "%s; %s. Command: `%s`\n\n", r.Cluster, r.Host, r.Command)
-	fmt.Fprintln(w, "| step | drivers × riders × fixes/s | loop | offered/s | sent | acked | goodput/s | loss | acked-but-lost | errors by code | not sent (phone backlog) | unanswered | delivered though not acked |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| step | drivers × riders × fixes/s | loop | offered/s | sent | acked | goodput/s | loss | acked-but-lost | skipped (announced) | errors by code | not sent (phone backlog) | unanswered | delivered though not acked |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for i, s := range r.Steps {
-		fmt.Fprintf(w, "| %s | %d × %d × %g | %s | %s | %s | %s | %s | %.3f %% | %s | %s | %s | %s | %s |\n",
-			s.label(i), s.Drivers, s.RidersPerDriver, s.RatePerDriver, loopText(s.Loop), f1c(s.OfferedPS), count(s.Sent), count(s.Acked),
-			f1c(s.DeliveredPS), 100*s.LossRate, count(s.AckedButLost), errorsText(s.Errors), count(s.NotSent), count(s.Unanswered), count(s.DeliveredNotAcked))
+		drivers := fmt.Sprint(s.Drivers)
+		if s.Intervals != nil {
+			drivers += " (" + watchedShare(s, s.Intervals) + " watched)"
+		}
+		fmt.Fprintf(w, "| %s | %s × %d × %g | %s | %s | %s | %s | %s | %.3f %% | %s | %s | %s | %s | %s | %s |\n",
+			s.label(i), drivers, s.RidersPerDriver, s.RatePerDriver, loopText(s.Loop), f1c(s.OfferedPS), count(s.Sent), count(s.Acked),
+			f1c(s.DeliveredPS), 100*s.LossRate, count(s.AckedButLost), count(s.SkippedAnnounced), errorsText(s.Errors), count(s.NotSent), count(s.Unanswered), count(s.DeliveredNotAcked))
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| step | latency p50 / p90 / p99 / p99.9 / max (ms) | ack p50 / p99 (ms) | dup, out of order | connections (failed) | server CPU ms per 1,000 delivered | load generator CPU ms per 1,000 | generator late by, max (ms) | nodes' peak RSS in the step (MiB) | drain / settle (s) |")
@@ -203,18 +207,23 @@ func (r *Result) Markdown(w io.Writer) {
 			s.Delivery.Duplicates, s.Delivery.OutOfOrder, s.Connections, s.ConnectionsFailed,
 			f1(s.ServerCPUPer1000), f1(s.LoadGenCPUPer1000), f0(s.GeneratorLagMaxMS), f0(s.NodesPeakRSSMiB), drain, settle)
 	}
-	fmt.Fprintf(w, "\nLoss counts what riders never got of the offered fixes, a fix counting as delivered only if it was also acked: acked-but-lost plus every fix not acked (not sent, refused, unanswered), over offered × riders. Acked-but-lost must be 0 at any load. Goodput is unique fixes delivered to riders per second of sending, acked or not. Latency runs from when a phone took a fix to when its rider got it. A generator late by more than a few intervals means the load generator itself was short of CPU.\n")
+	fmt.Fprintf(w, "\nLoss counts what riders never got of the offered fixes without being told, a fix counting as delivered only if it was also acked: acked-but-lost plus every fix not acked (not sent, refused, unanswered), over the (fix, rider) pairs due (offered × riders when every driver is watched). Acked-but-lost must be 0 at any load. Skipped (announced) are acked fixes the node skipped for a slow rider and said so (latest wins: the next location's prev is beyond the last the rider got); they are not lost, but a step counts as sustained only if loss and skips together stay under the limit. Goodput is unique fixes delivered to riders per second of sending, acked or not. Latency runs from when a phone took a fix to when its rider got it. A generator late by more than a few intervals means the load generator itself was short of CPU.\n")
 	for i, s := range r.Steps {
 		if s.BacklogFixes > 0 && s.RatePerDriver > 0 && s.NotSent > 0 && s.GeneratorLagMaxMS > 1000*float64(s.BacklogFixes)/s.RatePerDriver {
 			fmt.Fprintf(w, "\nStep %d: the generator was late by up to %s ms, longer than the phones' backlog of %d fixes: some of its %s fixes not sent may be the load generator's own stall.\n",
 				i+1, f0(s.GeneratorLagMaxMS), s.BacklogFixes, count(s.NotSent))
 		}
 	}
+	for i, s := range r.Steps {
+		if s.Intervals != nil {
+			s.intervalsMarkdown(w, i)
+		}
+	}
 	if r.Preset == "ramp" {
 		if r.RampMaxRate > 0 {
-			fmt.Fprintf(w, "\nHighest rate sustained (loss < %g %%, p99 < %v): **%g fixes/s per driver**.\n", 100*MaxLossRate, MaxP99, r.RampMaxRate)
+			fmt.Fprintf(w, "\nHighest rate sustained (loss with announced skips < %g %%, p99 < %v): **%g fixes/s per driver**.\n", 100*MaxLossRate, MaxP99, r.RampMaxRate)
 		} else {
-			fmt.Fprintf(w, "\nNo step was sustained (loss < %g %%, p99 < %v).\n", 100*MaxLossRate, MaxP99)
+			fmt.Fprintf(w, "\nNo step was sustained (loss with announced skips < %g %%, p99 < %v).\n", 100*MaxLossRate, MaxP99)
 		}
 	}
 	if r.Capacity != nil {

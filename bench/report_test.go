@@ -45,6 +45,40 @@ func TestResultRoundTripsAndRenders(t *testing.T) {
 	}
 }
 
+func TestMarkdownReportsIntervalsAndSkips(t *testing.T) {
+	r := sample()
+	r.Preset = "battery"
+	r.Steps = []StepResult{{Drivers: 1000, RidersPerDriver: 1, RatePerDriver: 1, DurationSec: 60, Loop: LoopOpen, Due: 12000, SkippedAnnounced: 3,
+		Latency: Latency{Count: 12000, P50: 3, P99: 12},
+		Intervals: &Intervals{Obeyed: true, FastIntervalMS: 1000, Sent: 12000 + 4000 + 200, AllFast: 60000, Saved: 43800, SavedPct: 73, SavedPerHour: 2628000,
+			Switches: 50, SwitchAtSec: 30, Switch: Latency{Count: 100, P50: 4, P99: 9, Max: 11},
+			Groups: []DriverGroup{
+				{Name: GroupWatched, Drivers: 150, Sent: 9000, PerDriverPerMin: 60, AskedAtStart: map[string]int{"1s": 150}, AskedAtEnd: map[string]int{"1s": 150}},
+				{Name: GroupUnwatched, Drivers: 750, Sent: 3000, PerDriverPerMin: 4, AskedAtStart: map[string]int{"15s": 750}, AskedAtEnd: map[string]int{"15s": 749, "none": 1}},
+				{Name: GroupLeft, Drivers: 50, Sent: 2000, PerDriverPerMin: 40, AskedAtStart: map[string]int{"1s": 50}, AskedAtEnd: map[string]int{"15s": 50}},
+				{Name: GroupTracked, Drivers: 50, Sent: 2200, PerDriverPerMin: 44, AskedAtStart: map[string]int{"15s": 50}, AskedAtEnd: map[string]int{"1s": 50}},
+			}}}}
+	var md bytes.Buffer
+	r.Markdown(&md)
+	for _, want := range []string{
+		"| 1 | 1000 (20 % watched) × 1 × 1 | open |", "| 3 |", // skipped (announced)
+		"| unwatched | 750 | 3,000 | 4.0 | 750 × 15s | 749 × 15s, 1 × none |",
+		"**43,800 fewer fixes (73.0 %), 2,628,000 per hour for the fleet**",
+		"| watched (asked for 1s) | 150 | 60.0 | 540,000 |",
+		"| unwatched (asked for 749 × 15s, 1 × none) | 750 | 4.0 | 180,000 |",
+		"| watch switched at 30 s | 100 | 42.0 | 252,000 |",
+		"| fleet, obeying set-interval | 1,000 | 16.2 | 972,000 |",
+		"| fleet, all at 1s | 1,000 | 60.0 | 3,600,000 |",
+		"| **saved** | | **43.8** | **2,628,000 (73 %)** |",
+		"| fixes due / lost / skipped (announced) | 12,000 / 0 / 3 |",
+		"| both | 100 | 4.0 | 9.0 | 11.0 |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+}
+
 func TestCompareSaysWhatGotBetterAndWorse(t *testing.T) {
 	old, cur := sample(), sample()
 	cur.Steps[0].Latency.P99 = 2

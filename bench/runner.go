@@ -39,6 +39,10 @@ type Config struct {
 	Duration time.Duration
 	// Loop paces the drivers.
 	Loop Loop
+	// FastInterval and SlowInterval replace the preset's set-interval of
+	// the nodes. For a preset whose drivers obey it, FastInterval without
+	// Rate also makes the drivers' fastest rate 1/FastInterval.
+	FastInterval, SlowInterval time.Duration
 	// Backlog, MaxInFlight and Drain are passed to each Workload.
 	Backlog     time.Duration
 	MaxInFlight int
@@ -90,8 +94,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("bench: unknown preset %q (%s)", cfg.Preset, strings.Join(PresetNames(), ", "))
 	}
 	p.Rates = slices.Clone(p.Rates)
-	if cfg.Drivers < 0 || cfg.RidersPerDriver < 0 || cfg.Rate < 0 || cfg.Duration < 0 || cfg.MaxInFlight < 0 || cfg.NodeRateLimit < 0 {
-		return nil, errors.New("bench: negative drivers, riders, rate, duration, in-flight bound or rate limit")
+	if cfg.Drivers < 0 || cfg.RidersPerDriver < 0 || cfg.Rate < 0 || cfg.Duration < 0 || cfg.MaxInFlight < 0 || cfg.NodeRateLimit < 0 ||
+		cfg.FastInterval < 0 || cfg.SlowInterval < 0 {
+		return nil, errors.New("bench: negative drivers, riders, rate, duration, in-flight bound, rate limit or interval")
 	}
 	if cfg.Drivers > 0 {
 		p.Drivers = cfg.Drivers
@@ -114,6 +119,21 @@ func NewRunner(cfg Config) (*Runner, error) {
 		}
 		p.Rates = slices.Clone(cfg.SearchRates)
 		slices.Sort(p.Rates)
+	}
+	if cfg.FastInterval > 0 {
+		p.FastInterval = cfg.FastInterval
+		if p.ObeyInterval && cfg.Rate == 0 {
+			p.Rates = []float64{float64(time.Second) / float64(cfg.FastInterval)}
+		}
+	}
+	if cfg.SlowInterval > 0 {
+		p.SlowInterval = cfg.SlowInterval
+	}
+	if p.FastInterval > 0 && p.SlowInterval > 0 && p.SlowInterval < p.FastInterval {
+		return nil, errors.New("bench: the slow interval must be no shorter than the fast one")
+	}
+	if p.ObeyInterval && p.Loop != LoopOpen {
+		return nil, errors.New("bench: drivers obey set-interval only in open loop (a phone's timer)")
 	}
 	if cfg.Rate > 0 {
 		p.Rates = []float64{cfg.Rate}
@@ -181,6 +201,7 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	spec := cluster.Spec{Size: 3, DataDir: dir, Node: func(i int, c *node.Config) {
 		c.RateLimit = r.cfg.NodeRateLimit
 		c.RateBurst = int(2 * r.cfg.NodeRateLimit)
+		c.FastInterval, c.SlowInterval = p.FastInterval, p.SlowInterval // zero: the node's defaults
 	}}
 	if r.cfg.NodeGOMAXPROCS > 0 {
 		spec.Env = []string{fmt.Sprintf("GOMAXPROCS=%d", r.cfg.NodeGOMAXPROCS)}
@@ -205,6 +226,18 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 	}
 	if r.cfg.NodeGOMAXPROCS > 0 {
 		res.Cluster += fmt.Sprintf(", GOMAXPROCS=%d per node", r.cfg.NodeGOMAXPROCS)
+	}
+	if p.ObeyInterval || p.FastInterval > 0 || p.SlowInterval > 0 {
+		iv := func(d time.Duration, def string) string {
+			if d == 0 {
+				return def + " (default)"
+			}
+			return d.String()
+		}
+		res.Cluster += fmt.Sprintf(", set-interval fast %s / slow %s", iv(p.FastInterval, "1s"), iv(p.SlowInterval, "15s"))
+		if !p.ObeyInterval {
+			res.Cluster += " (ignored by the drivers)"
+		}
 	}
 	pids := func() []int {
 		out := make([]int, ps.Size())
@@ -276,7 +309,7 @@ func (r *Runner) steps(ctx context.Context, urls []string, m *meter, res *Result
 // multiples of it.
 func (r *Runner) overload(ctx context.Context, urls []string, m *meter, res *Result) error {
 	p := r.preset
-	c := &Capacity{Criteria: fmt.Sprintf("loss < %g %% and p99 < %v", 100*MaxLossRate, MaxP99), Step: -1}
+	c := &Capacity{Criteria: fmt.Sprintf("loss (with announced skips) < %g %% and p99 < %v", 100*MaxLossRate, MaxP99), Step: -1}
 	res.Capacity = c
 	if r.cfg.Rate > 0 {
 		c.Given = true
@@ -347,15 +380,18 @@ func (r *Runner) step(ctx context.Context, urls []string, m *meter, i int, rate 
 		}
 		what += ")"
 	}
+	if p.Watched > 0 {
+		what += fmt.Sprintf(", %g %% of the drivers watched", 100*p.Watched)
+	}
+	if p.ObeyInterval {
+		what += ", drivers obeying set-interval"
+	}
 	r.logf("step %d%s: %d drivers × %d riders × %g fixes/s, %s loop, for %v", i+1, what, p.Drivers, p.RidersPerDriver, rate, p.Loop, p.Duration)
 	began := false
-	w := Workload{
-		Nodes: urls, Drivers: p.Drivers, RidersPerDriver: p.RidersPerDriver, Rate: rate, Duration: p.Duration,
-		Loop: p.Loop, Backlog: r.cfg.Backlog, MaxInFlight: r.cfg.MaxInFlight, Drain: r.cfg.Drain,
-		Prefix: fmt.Sprintf("s%d-", i),
-		Begin:  func() { began = true; m.Begin() },
-		End:    m.End,
-	}
+	w := r.workload(urls, rate)
+	w.Prefix = fmt.Sprintf("s%d-", i)
+	w.Begin = func() { began = true; m.Begin() }
+	w.End = m.End
 	s, err := Run(ctx, w)
 	s.Phase, s.CapacityMultiple = phase, multiple
 	switch {
@@ -392,9 +428,23 @@ func (r *Runner) step(ctx context.Context, urls []string, m *meter, i int, rate 
 	if why := whyNotSustained(s); len(why) > 0 {
 		verdict = "not sustained: " + strings.Join(why, ", ")
 	}
-	r.logf("step %d: offered %.0f/s, goodput %.0f/s, loss %.3f %%, acked-but-lost %d, errors %s, not sent %d, unanswered %d, p99 %.1f ms, nodes' peak RSS %.0f MiB, drain %.1f s, settle %.1f s: %s",
-		i+1, s.OfferedPS, s.DeliveredPS, 100*s.LossRate, s.AckedButLost, errorsText(s.Errors), s.NotSent, s.Unanswered, s.Latency.P99, s.NodesPeakRSSMiB, s.DrainSec, s.SettleSec, verdict)
+	r.logf("step %d: offered %.0f/s, goodput %.0f/s, loss %.3f %%, acked-but-lost %d, skipped (announced) %d, errors %s, not sent %d, unanswered %d, p99 %.1f ms, nodes' peak RSS %.0f MiB, drain %.1f s, settle %.1f s: %s",
+		i+1, s.OfferedPS, s.DeliveredPS, 100*s.LossRate, s.AckedButLost, s.SkippedAnnounced, errorsText(s.Errors), s.NotSent, s.Unanswered, s.Latency.P99, s.NodesPeakRSSMiB, s.DrainSec, s.SettleSec, verdict)
+	if iv := s.Intervals; iv != nil {
+		r.logf("step %d: %s fixes sent, %.1f %% fewer than all at the fast interval; switches %d, asked within p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d unanswered, %d failed)",
+			i+1, count(iv.Sent), iv.SavedPct, iv.Switches, iv.Switch.P50, iv.Switch.P99, iv.Switch.Max, iv.Unanswered, iv.SwitchErrors)
+	}
 	return s, nil
+}
+
+// workload is the preset's workload at rate on the nodes at urls.
+func (r *Runner) workload(urls []string, rate float64) Workload {
+	p := r.preset
+	return Workload{
+		Nodes: urls, Drivers: p.Drivers, RidersPerDriver: p.RidersPerDriver, Rate: rate, Duration: p.Duration,
+		Loop: p.Loop, Watched: p.Watched, ObeyInterval: p.ObeyInterval, Switches: p.Switches,
+		Backlog: r.cfg.Backlog, MaxInFlight: r.cfg.MaxInFlight, Drain: r.cfg.Drain,
+	}
 }
 
 // baselines measures raw NATS on the cluster: flat out, and paced at the

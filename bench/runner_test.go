@@ -31,6 +31,18 @@ func TestNewRunnerAppliesTheConfig(t *testing.T) {
 		{"the presets are not changed", Config{Preset: "overload"}, func(p Preset, c Config) bool {
 			return slices.Equal(Presets["overload"].Rates, []float64{10, 20, 40, 80, 160, 320})
 		}, false},
+		{"battery obeys set-interval", Config{Preset: "battery"}, func(p Preset, c Config) bool {
+			return p.ObeyInterval && p.Loop == LoopOpen && p.Watched == 0.2 && p.Switches > 0 && slices.Equal(p.Rates, []float64{1}) &&
+				p.FastInterval == time.Second && p.SlowInterval == 15*time.Second
+		}, false},
+		{"battery: a fast interval is the drivers' rate", Config{Preset: "battery", FastInterval: 500 * time.Millisecond, SlowInterval: 10 * time.Second}, func(p Preset, c Config) bool {
+			return slices.Equal(p.Rates, []float64{2}) && p.FastInterval == 500*time.Millisecond && p.SlowInterval == 10*time.Second
+		}, false},
+		{"intervals for a throughput preset change only the nodes", Config{Preset: "small", FastInterval: 500 * time.Millisecond}, func(p Preset, c Config) bool {
+			return !p.ObeyInterval && slices.Equal(p.Rates, []float64{1}) && p.FastInterval == 500*time.Millisecond
+		}, false},
+		{"battery in closed loop", Config{Preset: "battery", Loop: LoopClosed}, nil, true},
+		{"slow interval below the fast one", Config{Preset: "battery", SlowInterval: 500 * time.Millisecond}, nil, true},
 		{"unknown preset", Config{Preset: "huge"}, nil, true},
 		{"search rates without overload", Config{Preset: "ramp", SearchRates: []float64{1}}, nil, true},
 		{"negative drivers", Config{Drivers: -1}, nil, true},

@@ -63,29 +63,97 @@ type Delivery struct {
 	Duplicates int `json:"duplicates"`
 	// OutOfOrder counts new seqs lower than one received before.
 	OutOfOrder int `json:"out_of_order"`
-	// Lost counts seqs the driver sent (and had acked) that never arrived.
+	// Lost counts seqs the driver sent (and had acked) that never arrived
+	// and that the node never said it skipped.
 	Lost int `json:"lost"`
+	// Skipped counts acked seqs that never arrived because the node skipped
+	// them on purpose and said so: latest wins for a slow reader, and the
+	// next location's prev (the driver's previous cursor) lies beyond the
+	// last cursor the rider got.
+	Skipped int `json:"skipped_announced,omitempty"`
 }
 
 // Add sums d and o.
 func (d Delivery) Add(o Delivery) Delivery {
-	return Delivery{d.Received + o.Received, d.Unique + o.Unique, d.Duplicates + o.Duplicates, d.OutOfOrder + o.OutOfOrder, d.Lost + o.Lost}
+	return Delivery{d.Received + o.Received, d.Unique + o.Unique, d.Duplicates + o.Duplicates, d.OutOfOrder + o.OutOfOrder, d.Lost + o.Lost, d.Skipped + o.Skipped}
 }
 
-// Tracker follows one rider's locations of one driver, by seq (from 1).
+// Stored is an acked fix: its seq and the cursor its ack gave.
+type Stored struct {
+	Seq, Cursor uint64
+}
+
+// span is the cursors in (after, upTo].
+type span struct{ after, upTo uint64 }
+
+// Tracker follows one rider's locations of one driver, by seq (from 1), and
+// the skips the node announced: a location whose prev is beyond the cursor
+// of the last location the rider got says that the driver's fixes in
+// between were skipped on purpose. It may cover only part of the driver's
+// fixes (After, Stop): a rider that tracked the driver late or left it.
 // It is safe for concurrent use.
 type Tracker struct {
-	mu   sync.Mutex
-	seen []bool // by seq
-	max  uint64
-	d    Delivery
+	mu      sync.Mutex
+	seen    []bool // by seq
+	max     uint64
+	from    uint64 // fixes at or before it are not expected
+	started bool   // After was called
+	got     bool   // a location was received
+	first   uint64 // the driver's fix before the first location received
+	last    uint64 // cursor of the newest location received, or the tracking's
+	stopped bool   // no location beyond last counts
+	skips   []span
+	d       Delivery
 }
 
-// Observe records a received seq and reports whether it was new.
-func (t *Tracker) Observe(seq uint64) bool {
+// After says that tracking started with the driver's fix at cursor
+// (Tracking.Cursor) as its newest: fixes at or before it are not the
+// rider's to get, except those the node delivered live while it read
+// history, before the tracking frame (the tracking's cursor covers them
+// too). The first location received tells which: the fixes after its prev
+// are the rider's.
+func (t *Tracker) After(cursor uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.started, t.from = true, cursor
+	if t.got {
+		t.from = min(t.from, t.first)
+	}
+	t.last = max(t.last, cursor)
+}
+
+// Stop ends the tracking: locations received from now on, beyond the last
+// one received, are ignored, and so are the fixes stored after it.
+func (t *Tracker) Stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+}
+
+// Observe records a received location (its seq, cursor and prev, 0 when the
+// node sent none) and reports whether it was new and within the tracking.
+func (t *Tracker) Observe(seq, cursor, prev uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped && cursor > t.last {
+		return false
+	}
 	t.d.Received++
+	if !t.got {
+		// The driver's fix before the first one received: its prev, or
+		// (unknown) just before it.
+		t.got, t.first = true, prev
+		if prev == 0 && cursor > 0 {
+			t.first = cursor - 1
+		}
+		if t.started {
+			t.from = min(t.from, t.first)
+		}
+	}
+	if prev != 0 && prev > t.last && cursor > prev {
+		t.skips = append(t.skips, span{t.last, prev})
+	}
+	t.last = max(t.last, cursor)
 	for uint64(len(t.seen)) <= seq {
 		t.seen = append(t.seen, false)
 	}
@@ -106,19 +174,62 @@ func (t *Tracker) Observe(seq uint64) bool {
 func (t *Tracker) Seen(seq uint64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.seenLocked(seq)
+}
+
+func (t *Tracker) seenLocked(seq uint64) bool {
 	return seq < uint64(len(t.seen)) && t.seen[seq]
 }
 
-// Result returns the counts, with Lost counting the seqs in expected that
-// never arrived.
-func (t *Tracker) Result(expected []uint64) Delivery {
+// skippedLocked reports whether the node announced that it skipped the fix
+// at cursor. The lock is held.
+func (t *Tracker) skippedLocked(cursor uint64) bool {
+	for _, s := range t.skips {
+		if cursor > s.after && cursor <= s.upTo {
+			return true
+		}
+	}
+	return false
+}
+
+// Settled reports whether the rider is done with an acked fix: received,
+// skipped with notice, or not its to get.
+func (t *Tracker) Settled(s Stored) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d := t.d
+	return t.seenLocked(s.Seq) || !t.coversLocked(s) || t.skippedLocked(s.Cursor)
+}
+
+// coversLocked reports whether an acked fix is within the tracking: stored
+// after its start and, once stopped, at or before the last location
+// received. A fix without a cursor is covered by a tracking from the start
+// that runs. The lock is held.
+func (t *Tracker) coversLocked(s Stored) bool {
+	if s.Cursor == 0 {
+		return t.from == 0 && !t.stopped
+	}
+	return s.Cursor > t.from && (!t.stopped || s.Cursor <= t.last)
+}
+
+// Result returns the counts, with Lost and Skipped counting the acked fixes
+// in expected that never arrived (skipped: the node said so), and how many
+// of expected the tracking covered.
+func (t *Tracker) Result(expected []Stored) (Delivery, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d, covered := t.d, 0
 	for _, s := range expected {
-		if s >= uint64(len(t.seen)) || !t.seen[s] {
+		if !t.coversLocked(s) {
+			continue
+		}
+		covered++
+		switch {
+		case t.seenLocked(s.Seq):
+		case s.Cursor != 0 && t.skippedLocked(s.Cursor):
+			d.Skipped++
+		default:
 			d.Lost++
 		}
 	}
-	return d
+	return d, covered
 }

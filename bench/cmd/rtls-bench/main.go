@@ -7,6 +7,7 @@
 //	go run ./bench/cmd/rtls-bench -preset city             # 5,000 drivers (10,000 WebSockets)
 //	go run ./bench/cmd/rtls-bench -preset ramp             # 200 drivers at 5…100 fixes/s each, open loop
 //	go run ./bench/cmd/rtls-bench -preset overload         # find the capacity, then offer 1.5×, 2×, 3× of it
+//	go run ./bench/cmd/rtls-bench -preset battery          # 1,000 drivers obeying set-interval, 20 % watched, 90 s
 //	go run ./bench/cmd/rtls-bench -preset small -compare bench/out/old.json
 //	go run ./bench/cmd/rtls-bench -replot bench/out/old.json
 //
@@ -48,7 +49,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.RidersPerDriver, "riders", 0, "riders per driver (default: the preset's)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "fixes per second per driver: one step at this rate; for -preset overload, the capacity to overload (skips the search)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "sending time per step (default: the preset's)")
-	loop := fs.String("loop", "", "open or closed (default: the preset's; open for ramp and overload)")
+	loop := fs.String("loop", "", "open or closed (default: the preset's; open for ramp, overload and battery)")
+	fs.DurationVar(&cfg.FastInterval, "fast-interval", 0, "the nodes' set-interval while a driver is watched (default: the preset's, else the node's 1s); with -preset battery also the drivers' fastest rate")
+	fs.DurationVar(&cfg.SlowInterval, "slow-interval", 0, "the nodes' set-interval while nobody watches a driver (default: the preset's, else the node's 15s)")
 	fs.DurationVar(&cfg.Backlog, "backlog", 0, "open loop: how much of its fixes a phone keeps while its client cannot take them (default 5s)")
 	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", 0, "fixes a driver client may have waiting for acks (default: open loop 15 s of fixes, at least 1024; closed 1024)")
 	fs.DurationVar(&cfg.Drain, "drain", 0, "longest wait after sending for answers and deliveries (default 15s)")
