@@ -105,7 +105,9 @@ func TestUntrackStopsDeliveryAndTrackingAgainReplays(t *testing.T) {
 func smallReceiveBuffer() mobileproto.Option {
 	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
-		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 256<<10) })
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 256<<10)
+		})
 		if err != nil {
 			return err
 		}
