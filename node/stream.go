@@ -156,6 +156,10 @@ func sameStreamConfig(have, want jetstream.StreamConfig) bool {
 // JetStream advisory wakes it sooner.
 const guardEvery = 2 * time.Second
 
+// recreateAfter is how long the guard waits before it creates a deleted
+// stream again.
+const recreateAfter = 500 * time.Millisecond
+
 // guardStream keeps the stream as the node configures it. It looks at the
 // stream every guardEvery and at once after any JetStream advisory about
 // it: a missing stream (deleted by an operator, or a wiped cluster) is
@@ -231,6 +235,15 @@ func (n *Node) checkStream(failures int) int {
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		n.setStreamProblem("stream " + StreamName + " is missing")
 		n.log.Error("STREAM MISSING (deleted?); creating it again", "stream", StreamName)
+		// The deletion's advisory can come while the server still tears
+		// the old stream down; a stream created at once then sometimes
+		// captured nothing (its publishes went unanswered until the node
+		// stopped). A moment's patience avoids it.
+		select {
+		case <-time.After(recreateAfter):
+		case <-ctx.Done():
+			return failures
+		}
 		if err := n.createOrUpdateStream(ctx, want); err != nil {
 			n.log.Error("could not create the stream again", "err", err)
 			return 0

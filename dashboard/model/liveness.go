@@ -56,12 +56,14 @@ type nodeState struct {
 	heard    time.Time // its newest heartbeat (fleet clock); zero: never heard
 	lostAt   time.Time // lost since then, until heard again (zero: not lost)
 	evidence time.Time // the newest time its announcements show it alive
+	started  time.Time // when its process started, by its heartbeats: sessions before it are gone
 }
 
 // heartbeat is the payload of rtls.node.<name> (package presence).
 type heartbeat struct {
-	Node string `json:"node"`
-	At   int64  `json:"at"`
+	Node    string `json:"node"`
+	At      int64  `json:"at"`
+	Started int64  `json:"started,omitempty"`
 }
 
 // IngestStatus decodes an announcement received on subject
@@ -134,20 +136,33 @@ func (f *Fleet) IngestHeartbeat(subject string, data []byte) error {
 		f.badStatus.Add(1)
 		return fmt.Errorf("%w: heartbeat on %q", ErrBadStatus, subject)
 	}
-	f.Heartbeat(name)
+	var started time.Time
+	if h.Started > 0 {
+		started = time.UnixMilli(h.Started)
+	}
+	f.HeartbeatSince(name, started)
 	return nil
 }
 
 // Heartbeat records that node is alive now (by the fleet's clock). A node
 // that was lost is back: the drivers it announced show their announced
 // status again.
-func (f *Fleet) Heartbeat(node string) {
+func (f *Fleet) Heartbeat(node string) { f.HeartbeatSince(node, time.Time{}) }
+
+// HeartbeatSince is Heartbeat from a node whose process started at started
+// (zero: not said). A node that restarted has lost the driver sessions it
+// announced before: they show offline, node-lost, since its start.
+func (f *Fleet) HeartbeatSince(node string, started time.Time) {
 	now := f.now()
 	f.mu.Lock()
 	n := f.nodeLocked(node)
 	n.heard = now
 	back := !n.lostAt.IsZero()
 	n.lostAt = time.Time{}
+	if started.After(n.started) {
+		back = back || !n.started.IsZero()
+		n.started = started
+	}
 	if back {
 		for _, e := range f.drivers {
 			if e.node == n {
@@ -231,6 +246,19 @@ func (f *Fleet) lostAtLocked(n *nodeState, now time.Time) time.Time {
 	return f.listenFrom
 }
 
+// lostForLocked says since when e's announced session is lost: its node
+// is lost, or restarted after the session began (as presence.Nodes.LostFor
+// says on the nodes).
+func (f *Fleet) lostForLocked(e *entry, now time.Time) time.Time {
+	if at := f.lostAtLocked(e.node, now); !at.IsZero() {
+		return at
+	}
+	if n := e.node; n != nil && !n.started.IsZero() && e.ann.Session > 0 && e.ann.Session < n.started.UnixNano() {
+		return n.started
+	}
+	return time.Time{}
+}
+
 // markLostLocked makes the loss of every node lost at now stick (until a
 // heartbeat), so that it outlasts the fleet's not listening.
 func (f *Fleet) markLostLocked(now time.Time) {
@@ -247,7 +275,7 @@ func (f *Fleet) markLostLocked(now time.Time) {
 func (f *Fleet) stateLocked(e *entry, now time.Time) (State, liveness.Reason) {
 	switch {
 	case e.announced():
-		if e.ann.State != Offline && !f.lostAtLocked(e.node, now).IsZero() {
+		if e.ann.State != Offline && !f.lostForLocked(e, now).IsZero() {
 			return Offline, liveness.NodeLost // as liveness.Effective says
 		}
 		return e.ann.State, e.ann.Reason
@@ -265,7 +293,7 @@ func (f *Fleet) statusLocked(e *entry, now time.Time) liveness.Status {
 	var st liveness.Status
 	switch {
 	case e.announced():
-		st = liveness.Effective(e.ann.Status(), f.lostAtLocked(e.node, now))
+		st = liveness.Effective(e.ann.Status(), f.lostForLocked(e, now))
 	case e.HasFix():
 		st = f.th.fallback(e.FixTime, now)
 	default:

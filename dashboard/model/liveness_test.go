@@ -262,3 +262,35 @@ func TestBadStatusMessages(t *testing.T) {
 		t.Fatalf("stats %+v, %d drivers", s, f.Len())
 	}
 }
+
+// A node that restarted within its heartbeat timeout is not lost, but the
+// driver sessions it announced before its restart ended with the old
+// process: they show offline, node-lost, since its start; a session the
+// new process announced is as announced.
+func TestRestartedNodeEndsItsOldSessions(t *testing.T) {
+	c := &clock{now: t0}
+	f := newFleet(t, c, Thresholds{})
+	f.Listening(true)
+	f.HeartbeatSince("n1", t0.Add(-time.Hour))
+	old := ann("d-old", 1, Online, liveness.Fix, t0.Add(-time.Minute))
+	old.Session = t0.Add(-30 * time.Minute).UnixNano()
+	f.Announce(old)
+	if counts := f.Tick(); counts != (Counts{Online: 1}) {
+		t.Fatalf("before the restart: %+v", counts)
+	}
+	restart := t0.Add(time.Second)
+	c.Set(restart.Add(100 * time.Millisecond))
+	f.HeartbeatSince("n1", restart)
+	fresh := ann("d-new", 1, Online, liveness.Connected, restart.Add(50*time.Millisecond))
+	fresh.Session = restart.Add(50 * time.Millisecond).UnixNano()
+	f.Announce(fresh)
+	if counts := f.Tick(); counts != (Counts{Online: 1, Offline: 1}) {
+		t.Fatalf("after the restart: %+v", counts)
+	}
+	if l := shown(t, f, "d-old"); !same(l.Status, status(Offline, liveness.NodeLost, restart)) {
+		t.Fatalf("the old session: %+v", l.Status)
+	}
+	if !f.NodeLost("n1").IsZero() {
+		t.Fatal("a restarted node counted as lost")
+	}
+}
