@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -162,6 +163,12 @@ type pubLane struct {
 	maxSeq          uint64    // highest seq given to this lane
 	resumeAt        time.Time // no publish before (backoff after a leaderless stream)
 	closed          bool
+	// toSend are the fixes taken into flight and not yet published, in
+	// order. Whoever holds sendMu publishes them: fixes taken by several
+	// goroutines (a driver's reader, the answers, the sweep) reach the
+	// stream in the order they were taken, whichever goroutine runs first.
+	toSend []*pubReq
+	sendMu sync.Mutex
 }
 
 // check is how a publish is guarded.
@@ -249,10 +256,20 @@ func (p *publisher) publish(l *pubLane, seq uint64, ts int64, msgID string, data
 		l.maxSeq = max(l.maxSeq, seq)
 	}
 	// Latest wins: a lane that is full, or that has fixes waiting while the
-	// node is, gives up its oldest waiting fix for the new one.
+	// node is, gives up its oldest waiting fix for the new one — one never
+	// published: a fix taken back for a retry may be stored already, and
+	// cannot be answered "not stored". When every waiting fix was
+	// published once, the new one is refused instead.
 	if len(l.queue) >= p.cfg.laneQueue || full {
-		dropped = l.queue[0]
-		l.queue = l.queue[1:]
+		i := slices.IndexFunc(l.queue, func(q *pubReq) bool { return q.attempts == 0 })
+		if i < 0 {
+			p.mu.Unlock()
+			p.overloaded.Add(1)
+			done(pubAck{}, errOverloaded)
+			return
+		}
+		dropped = l.queue[i]
+		l.queue = slices.Delete(l.queue, i, i+1)
 		p.queued--
 		if dropped.check != checkNone {
 			l.serial--
@@ -344,6 +361,7 @@ func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
 		head.sentAt = now
 		head.attempts++
 		l.flight = append(l.flight, head)
+		l.toSend = append(l.toSend, head)
 		p.inflight++
 		out = append(out, head)
 		if serial {
@@ -366,25 +384,63 @@ func (p *publisher) pumpWaitingLocked(now time.Time) []*pubReq {
 	return out
 }
 
-// send publishes requests taken from lanes, each with its check.
+// send publishes what the lanes of reqs (fixes just taken into flight)
+// have to send, each lane's in the order taken, each fix with its check.
 func (p *publisher) send(reqs []*pubReq) {
+	var lanes []*pubLane
 	for _, r := range reqs {
-		m := &nats.Msg{Subject: r.lane.subject, Data: r.data, Header: nats.Header{nats.MsgIdHdr: []string{r.msgID}}}
+		if !slices.Contains(lanes, r.lane) {
+			lanes = append(lanes, r.lane)
+		}
+	}
+	for _, l := range lanes {
+		p.sendLane(l)
+	}
+}
+
+type outMsg struct {
+	m     *nats.Msg
+	retry bool
+}
+
+// sendLane publishes l.toSend. The messages, their expectations and their
+// reply registrations are made under the publisher's lock, the publishing
+// under the lane's send lock alone.
+func (p *publisher) sendLane(l *pubLane) {
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	p.mu.Lock()
+	batch := make([]outMsg, 0, len(l.toSend))
+	for _, r := range l.toSend {
+		m := &nats.Msg{Subject: l.subject, Data: r.data, Header: nats.Header{nats.MsgIdHdr: []string{r.msgID}}}
 		switch r.check {
 		case checkLatest:
-			p.mu.Lock()
-			last := r.lane.lastStored
-			p.mu.Unlock()
+			last := l.lastStored
+			if r.seq != 0 && r.seq <= l.lastSeq {
+				// A fix of the driver as new as r is stored already (say,
+				// the first copies of fixes sent after r, stored while r's
+				// answer was lost): expecting the newest one would store r
+				// after them. Expecting none fails, and resolve then finds
+				// r among the stored fixes (a duplicate) or refuses it
+				// (out of order).
+				last = 0
+			}
 			m.Header.Set(nats.ExpectedLastSubjSeqHdr, strconv.FormatUint(last, 10))
 		case checkEmpty:
 			m.Header.Set(nats.ExpectedLastSubjSeqHdr, "0")
 		}
 		m.Reply, r.token = p.mux.Register(func(reply *nats.Msg) { p.onReply(r, reply) })
-		if r.attempts > 1 {
+		batch = append(batch, outMsg{m, r.attempts > 1})
+	}
+	clear(l.toSend)
+	l.toSend = l.toSend[:0]
+	p.mu.Unlock()
+	for _, o := range batch {
+		if o.retry {
 			p.retries.Add(1)
 		}
 		// A failed publish (connection closed) is noticed as a missing answer.
-		p.nc.PublishMsg(m)
+		p.nc.PublishMsg(o.m)
 	}
 }
 
@@ -419,7 +475,7 @@ func (p *publisher) readLast(l *pubLane) {
 func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
 		// No responders: the stream has no leader now. Ask again soon.
-		p.retry(r, min(time.Duration(r.attempts)*100*time.Millisecond, time.Second))
+		p.retry(r)
 		return
 	}
 	var ack pubAck
@@ -429,12 +485,12 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 		err = fmt.Errorf("%w: %w", errBadAck, err)
 	case ack.Error != nil:
 		je := &jsError{Code: ack.Error.Code, ErrCode: ack.Error.ErrCode, Description: ack.Error.Description}
-		p.log.Debug("the stream refused a fix", "driver", r.lane.driver, "seq", r.seq, "attempt", r.attempts, "check", r.check, "code", je.Code, "err_code", je.ErrCode, "description", je.Description)
+		p.log.Debug("the stream refused a fix", "driver", r.lane.driver, "seq", r.seq, "code", je.Code, "err_code", je.ErrCode, "description", je.Description)
 		switch {
 		case je.ErrCode == jsWrongLastSeqInUse, je.ErrCode == jsDuplicateInProcess, je.Code == 503 && je.ErrCode != jsStoreFailed:
 			// Busy (an earlier copy of this fix, or another fix of the
 			// driver, is being stored) or leaderless: ask again soon.
-			p.retry(r, min(time.Duration(r.attempts)*100*time.Millisecond, time.Second))
+			p.retry(r)
 			return
 		case je.ErrCode == jsWrongLastSeq:
 			p.resolve(r)
@@ -450,6 +506,11 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 	p.answered = now
 	l := r.lane
 	if !p.takeLocked(r) {
+		if err == nil && r.seq != 0 {
+			// Taken back for a retry, but stored all the same: what the
+			// lane knows of the driver's stored fixes grows.
+			l.lastStored, l.lastSeq = max(l.lastStored, ack.Seq), max(l.lastSeq, r.seq)
+		}
 		p.mu.Unlock()
 		return // answered already, or taken back for a retry
 	}
@@ -497,9 +558,10 @@ func (p *publisher) takeLocked(r *pubReq) bool {
 }
 
 // retry takes every fix of r's lane in flight back, to be published again
-// one at a time after wait, oldest first, each expecting the driver's
-// newest stored fix: a retry never overtakes a fix the driver sent before.
-func (p *publisher) retry(r *pubReq, wait time.Duration) {
+// one at a time after a wait that grows with r's attempts, oldest first,
+// each expecting the driver's newest stored fix: a retry never overtakes a
+// fix the driver sent before.
+func (p *publisher) retry(r *pubReq) {
 	now := time.Now()
 	p.mu.Lock()
 	l := r.lane
@@ -507,6 +569,7 @@ func (p *publisher) retry(r *pubReq, wait time.Duration) {
 		p.mu.Unlock()
 		return
 	}
+	wait := min(time.Duration(r.attempts)*100*time.Millisecond, time.Second)
 	p.recoverLocked(l, now.Add(wait))
 	send := p.pumpLocked(l, now)
 	send = append(send, p.pumpWaitingLocked(now)...)
@@ -528,6 +591,8 @@ func (p *publisher) inFlightLocked(r *pubReq) bool {
 func (p *publisher) recoverLocked(l *pubLane, resume time.Time) {
 	back := l.flight
 	l.flight = nil
+	clear(l.toSend)
+	l.toSend = l.toSend[:0] // not published yet: they are back in the queue
 	for _, f := range back {
 		p.mux.Release(f.token)
 		if f.check == checkNone {

@@ -90,16 +90,16 @@ func (n *Nodes) onHeartbeat(m *nats.Msg) {
 	if h.Started > 0 && name != n.name {
 		st := time.UnixMilli(h.Started)
 		if prev, ok := n.starts[name]; !ok || st.After(prev) {
+			// A start first heard of may be a restart too (the process
+			// before it may have died before this node heard it).
 			n.starts[name] = st
-			if ok {
-				restarted = st
-			}
+			restarted = st
 		}
 	}
 	n.mu.Unlock()
 	if !restarted.IsZero() && n.onLost != nil {
 		// Quicker than a heartbeat timeout: its old sessions are gone.
-		n.log.Info("node restarted; the drivers it had are offline until they reconnect", "node", name)
+		n.log.Debug("node started; driver sessions it announced before are gone", "node", name, "started", restarted)
 		n.onLost(name, restarted)
 	}
 }
