@@ -96,10 +96,11 @@ type Tracker struct {
 	lastTS    int64     // its device time
 	movedAt   time.Time // when the device time last advanced
 	status    Status
-	// interval is what the app was last asked to send at; grace the
-	// longest interval asked since the newest fix (a fix due at the old,
-	// slower rate may still be on its way).
-	interval, grace time.Duration
+	// interval is what the app was last asked to send at (set-interval);
+	// staleDue and offlineDue are when, at that rate, the driver is stale
+	// or gone without a fix (zero: the thresholds alone decide).
+	interval             time.Duration
+	staleDue, offlineDue time.Time
 }
 
 // NewTracker returns a tracker of a driver not connected yet.
@@ -124,23 +125,46 @@ func (t *Tracker) Fix(now time.Time, ts int64) {
 		t.movedAt = now
 	}
 	t.lastFix, t.lastTS = now, ts
-	t.grace = t.interval
+	if t.interval > 0 {
+		t.staleDue, t.offlineDue = now.Add(2*t.interval), now.Add(4*t.interval)
+	}
 }
 
-// Expect records that the driver's app was asked to send a fix every
-// interval (set-interval). A driver is not stale before twice that (nor
-// offline before four times that), whatever StaleAfter says: a driver
-// nobody watches, asked to send every 15 s, is not stale between two fixes.
-func (t *Tracker) Expect(interval time.Duration) {
+// Expect records that the driver's app was asked at now to send a fix
+// every interval (set-interval). A driver is stale only once it has sent
+// no fix for twice the interval, and offline for four times, whatever
+// StaleAfter and OfflineAfter say: a driver nobody watches, asked for a fix
+// every 15 s, is not stale between two fixes. Asked to send faster, an app
+// sends its next fix within the new interval from now; asked to send
+// slower, within the new interval from its last fix.
+func (t *Tracker) Expect(now time.Time, interval time.Duration) {
+	old := t.interval
 	t.interval = interval
-	t.grace = max(t.grace, interval)
+	ref := t.lastFix
+	if ref.Before(t.changeAt) {
+		ref = t.changeAt // no fix on this connection yet
+	}
+	if old == 0 || interval > old {
+		t.staleDue = later(t.staleDue, ref.Add(2*interval))
+		t.offlineDue = later(t.offlineDue, ref.Add(4*interval))
+		return
+	}
+	t.staleDue = earlier(t.staleDue, now.Add(2*interval))
+	t.offlineDue = earlier(t.offlineDue, now.Add(4*interval))
 }
 
-// staleAfter and offlineAfter are the thresholds for the interval the
-// app was asked for.
-func (t *Tracker) staleAfter() time.Duration { return max(t.th.StaleAfter, 2*t.grace) }
-func (t *Tracker) offlineAfter() time.Duration {
-	return max(t.th.OfflineAfter, 4*t.grace)
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // LastFix is when the newest fix was received (zero: none).
@@ -174,16 +198,20 @@ func (t *Tracker) evaluate(now time.Time) Status {
 	if ref.IsZero() {
 		ref = t.changeAt
 	}
-	stale, offline := t.staleAfter(), t.offlineAfter()
+	stale, offline := later(ref.Add(t.th.StaleAfter), t.staleDue), later(ref.Add(t.th.OfflineAfter), t.offlineDue)
 	switch {
-	case now.Sub(ref) >= offline:
-		return Status{State: Offline, Reason: Silent, Since: ref.Add(offline)}
-	case now.Sub(ref) >= stale:
-		return Status{State: Stale, Reason: NoFix, Since: ref.Add(stale)}
+	case !now.Before(offline):
+		return Status{State: Offline, Reason: Silent, Since: offline}
+	case !now.Before(stale):
+		return Status{State: Stale, Reason: NoFix, Since: stale}
 	case heard.IsZero():
 		return Status{State: Online, Reason: Connected, Since: t.changeAt}
-	case now.Sub(t.movedAt) >= stale:
-		return Status{State: Stale, Reason: GPSStale, Since: t.movedAt.Add(stale)}
+	}
+	// Fixes arrive; their device time must move too. At the asked rate,
+	// it moves at each fix: stale once it has not for as long as a fix
+	// may take.
+	if moved := t.movedAt.Add(stale.Sub(ref)); !now.Before(moved) {
+		return Status{State: Stale, Reason: GPSStale, Since: moved}
 	}
 	since := t.status.Since
 	if t.status.State != Online || since.IsZero() {

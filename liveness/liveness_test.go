@@ -50,35 +50,39 @@ func TestTrackerStates(t *testing.T) {
 }
 
 // A driver asked to send slowly is not stale between two slow fixes; asked
-// to send fast, it has until the fix due at the slow rate has come.
+// to send fast, it has twice the new interval from the request for its
+// next fix (an app sends at once, or by its new timer).
 func TestTrackerFollowsTheAskedInterval(t *testing.T) {
 	th, _ := Thresholds{StaleAfter: 10 * time.Second, OfflineAfter: time.Minute}.WithDefaults()
 	t0 := time.Unix(1764412800, 0)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	tr := NewTracker(th)
 	tr.Connect(at(0))
-	tr.Expect(15 * time.Second) // nobody watches
+	tr.Expect(at(0), 15*time.Second) // nobody watches
 	for i, s := range []struct {
 		do     func()
 		now    int
 		state  State
 		reason Reason
 	}{
+		{nil, 25, Online, Connected},
 		{func() { tr.Fix(at(1), 1000) }, 1, Online, Fix},
-		{nil, 15, Online, Fix},                             // StaleAfter alone would say stale at 11
+		{nil, 15, Online, Fix}, // StaleAfter alone would say stale at 11
 		{func() { tr.Fix(at(16), 1000) }, 29, Online, Fix}, // the same device time, as a parked phone's: not gps-stale either
 		{func() { tr.Fix(at(31), 2000) }, 31, Online, Fix},
 		{nil, 61, Stale, NoFix}, // 2 × 15 s without a fix
 		{func() { tr.Fix(at(62), 3000) }, 62, Online, Fix},
-		// Watched: asked for 1 s. The fix due at the slow rate may take up
-		// to 15 s, so the old grace holds until the next fix…
-		{func() { tr.Expect(time.Second) }, 80, Online, Fix},
-		// …after which StaleAfter (10 s > 2 × 1 s) applies again.
-		{func() { tr.Fix(at(81), 4000) }, 90, Online, Fix},
-		{nil, 91, Stale, NoFix},
-		// Four slow intervals (60 s) and OfflineAfter (60 s) agree; a
-		// 30 s interval stretches offline to 120 s.
-		{func() { tr.Expect(30 * time.Second); tr.Fix(at(100), 5000) }, 219, Stale, NoFix},
+		// Watched: asked for 1 s at 70; its next fix is due by 72, but
+		// StaleAfter (10 s after the last fix, at 72) is not over either.
+		{func() { tr.Expect(at(70), time.Second) }, 71, Online, Fix},
+		{nil, 72, Stale, NoFix},
+		{func() { tr.Fix(at(73), 4000) }, 82, Online, Fix},
+		{nil, 83, Stale, NoFix}, // StaleAfter > 2 × 1 s
+		// Asked to slow down to 30 s: due 60 s after the last fix, and
+		// offline after 120 s.
+		{func() { tr.Fix(at(100), 5000); tr.Expect(at(101), 30*time.Second) }, 159, Online, Fix},
+		{nil, 160, Stale, NoFix},
+		{nil, 219, Stale, NoFix},
 		{nil, 220, Offline, Silent},
 	} {
 		if s.do != nil {

@@ -193,7 +193,7 @@ func (c *conn) setInterval(watched bool) {
 	same := c.live.interval == iv
 	c.live.interval = iv
 	if c.live.tracker != nil {
-		c.live.tracker.Expect(iv)
+		c.live.tracker.Expect(time.Now(), iv)
 	}
 	c.live.mu.Unlock()
 	if !same {
