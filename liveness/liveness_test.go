@@ -67,7 +67,7 @@ func TestTrackerFollowsTheAskedInterval(t *testing.T) {
 	}{
 		{nil, 25, Online, Connected},
 		{func() { tr.Fix(at(1), 1000) }, 1, Online, Fix},
-		{nil, 15, Online, Fix}, // StaleAfter alone would say stale at 11
+		{nil, 15, Online, Fix},                             // StaleAfter alone would say stale at 11
 		{func() { tr.Fix(at(16), 1000) }, 29, Online, Fix}, // the same device time, as a parked phone's: not gps-stale either
 		{func() { tr.Fix(at(31), 2000) }, 31, Online, Fix},
 		{nil, 61, Stale, NoFix}, // 2 × 15 s without a fix
