@@ -192,6 +192,10 @@ type pubReq struct {
 	sentAt   time.Time
 	deadline time.Time
 	attempts int
+	// storedAt is the stream sequence an earlier copy of the fix was
+	// stored at, learnt from an answer that came after the fix was taken
+	// back for a retry (0: not known to be stored).
+	storedAt uint64
 	done     func(pubAck, error)
 }
 
@@ -234,7 +238,6 @@ func (p *publisher) closeLane(l *pubLane) {
 func (p *publisher) publish(l *pubLane, seq uint64, ts int64, msgID string, data []byte, done func(pubAck, error)) {
 	now := time.Now()
 	r := &pubReq{lane: l, seq: seq, ts: ts, msgID: msgID, data: data, deadline: now.Add(p.cfg.total), done: done}
-	var dropped *pubReq
 	p.mu.Lock()
 	switch {
 	case p.stopped || l.closed:
@@ -255,26 +258,30 @@ func (p *publisher) publish(l *pubLane, seq uint64, ts int64, msgID string, data
 		}
 		l.maxSeq = max(l.maxSeq, seq)
 	}
-	// Latest wins: a lane that is full, or that has fixes waiting while the
-	// node is, gives up its oldest waiting fix for the new one — one never
-	// published: a fix taken back for a retry may be stored already, and
-	// cannot be answered "not stored". When every waiting fix was
-	// published once, the new one is refused instead.
-	if len(l.queue) >= p.cfg.laneQueue || full {
-		i := slices.IndexFunc(l.queue, func(q *pubReq) bool { return q.attempts == 0 })
-		if i < 0 {
-			p.mu.Unlock()
-			p.overloaded.Add(1)
-			done(pubAck{}, errOverloaded)
-			return
-		}
-		dropped = l.queue[i]
-		l.queue = slices.Delete(l.queue, i, i+1)
+	// Latest wins. A lane that is full gives up its oldest waiting fix for
+	// the new one; while the node is overloaded, a lane keeps only its
+	// newest fix waiting (a backlog would only reach riders late: what a
+	// rider wants is where the driver is now). A fix never published is
+	// answered "not stored"; one taken back for a retry may be stored
+	// already, and is answered "not stored in time, send it again" (a
+	// resend is then acked as a duplicate, or stored), or as a duplicate
+	// when an answer said it is stored.
+	var dropped []*pubReq
+	drop := 0
+	switch {
+	case full:
+		drop = len(l.queue)
+	case len(l.queue) >= p.cfg.laneQueue:
+		drop = 1
+	}
+	for _, d := range l.queue[:drop] {
+		dropped = append(dropped, d)
 		p.queued--
-		if dropped.check != checkNone {
+		if d.check != checkNone {
 			l.serial--
 		}
 	}
+	l.queue = slices.Delete(l.queue, 0, drop)
 	r.queuedAt = now
 	l.queue = append(l.queue, r)
 	p.queued++
@@ -283,9 +290,17 @@ func (p *publisher) publish(l *pubLane, seq uint64, ts int64, msgID string, data
 	}
 	send := p.pumpLocked(l, now)
 	p.mu.Unlock()
-	if dropped != nil {
-		p.overloaded.Add(1)
-		dropped.done(pubAck{}, errSuperseded)
+	for _, d := range dropped {
+		switch {
+		case d.storedAt != 0: // stored by an earlier copy after all
+			d.done(pubAck{Seq: d.storedAt, Duplicate: true}, nil)
+		case d.attempts > 0:
+			p.overloaded.Add(1)
+			d.done(pubAck{}, errPublishTimeout)
+		default:
+			p.overloaded.Add(1)
+			d.done(pubAck{}, errSuperseded)
+		}
 	}
 	p.send(send)
 }
@@ -387,60 +402,82 @@ func (p *publisher) pumpWaitingLocked(now time.Time) []*pubReq {
 // send publishes what the lanes of reqs (fixes just taken into flight)
 // have to send, each lane's in the order taken, each fix with its check.
 func (p *publisher) send(reqs []*pubReq) {
-	var lanes []*pubLane
-	for _, r := range reqs {
-		if !slices.Contains(lanes, r.lane) {
-			lanes = append(lanes, r.lane)
+	for len(reqs) > 0 {
+		var lanes []*pubLane
+		for _, r := range reqs {
+			if !slices.Contains(lanes, r.lane) {
+				lanes = append(lanes, r.lane)
+			}
+		}
+		reqs = nil
+		for _, l := range lanes {
+			reqs = append(reqs, p.sendLane(l)...)
 		}
 	}
-	for _, l := range lanes {
-		p.sendLane(l)
-	}
-}
-
-type outMsg struct {
-	m     *nats.Msg
-	retry bool
 }
 
 // sendLane publishes l.toSend. The messages, their expectations and their
 // reply registrations are made under the publisher's lock, the publishing
-// under the lane's send lock alone.
-func (p *publisher) sendLane(l *pubLane) {
+// under the lane's send lock alone. A fix known to be stored already (an
+// answer came after it was taken back) is answered as a duplicate instead,
+// and the slots it frees are filled at once: the lane's in this call, the
+// other lanes' returned, to be sent in turn.
+func (p *publisher) sendLane(l *pubLane) (others []*pubReq) {
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
-	p.mu.Lock()
-	batch := make([]outMsg, 0, len(l.toSend))
-	for _, r := range l.toSend {
-		m := &nats.Msg{Subject: l.subject, Data: r.data, Header: nats.Header{nats.MsgIdHdr: []string{r.msgID}}}
-		switch r.check {
-		case checkLatest:
-			last := l.lastStored
-			if r.seq != 0 && r.seq <= l.lastSeq {
-				// A fix of the driver as new as r is stored already (say,
-				// the first copies of fixes sent after r, stored while r's
-				// answer was lost): expecting the newest one would store r
-				// after them. Expecting none fails, and resolve then finds
-				// r among the stored fixes (a duplicate) or refuses it
-				// (out of order).
-				last = 0
+	for {
+		p.mu.Lock()
+		batch := make([]*nats.Msg, 0, len(l.toSend))
+		var known []*pubReq
+		retries := 0
+		for _, r := range l.toSend {
+			if r.storedAt != 0 {
+				p.takeLocked(r)
+				known = append(known, r)
+				continue
 			}
-			m.Header.Set(nats.ExpectedLastSubjSeqHdr, strconv.FormatUint(last, 10))
-		case checkEmpty:
-			m.Header.Set(nats.ExpectedLastSubjSeqHdr, "0")
+			m := &nats.Msg{Subject: l.subject, Data: r.data, Header: nats.Header{nats.MsgIdHdr: []string{r.msgID}}}
+			switch r.check {
+			case checkLatest:
+				last := l.lastStored
+				if r.seq != 0 && r.seq <= l.lastSeq {
+					// A fix of the driver as new as r is stored already
+					// (say, the first copies of fixes sent after r, stored
+					// while r's answer was lost): expecting the newest one
+					// would store r after them. Expecting none fails, and
+					// resolve then finds r among the stored fixes (a
+					// duplicate) or refuses it (out of order).
+					last = 0
+				}
+				m.Header.Set(nats.ExpectedLastSubjSeqHdr, strconv.FormatUint(last, 10))
+			case checkEmpty:
+				m.Header.Set(nats.ExpectedLastSubjSeqHdr, "0")
+			}
+			m.Reply, r.token = p.mux.Register(func(reply *nats.Msg) { p.onReply(r, reply) })
+			if r.attempts > 1 {
+				retries++
+			}
+			batch = append(batch, m)
 		}
-		m.Reply, r.token = p.mux.Register(func(reply *nats.Msg) { p.onReply(r, reply) })
-		batch = append(batch, outMsg{m, r.attempts > 1})
-	}
-	clear(l.toSend)
-	l.toSend = l.toSend[:0]
-	p.mu.Unlock()
-	for _, o := range batch {
-		if o.retry {
-			p.retries.Add(1)
+		clear(l.toSend)
+		l.toSend = l.toSend[:0]
+		if len(known) > 0 {
+			now := time.Now()
+			p.pumpLocked(l, now) // into l.toSend, for the next round
+			others = append(others, p.pumpWaitingLocked(now)...)
 		}
-		// A failed publish (connection closed) is noticed as a missing answer.
-		p.nc.PublishMsg(o.m)
+		p.mu.Unlock()
+		for _, r := range known {
+			r.done(pubAck{Seq: r.storedAt, Duplicate: true}, nil)
+		}
+		p.retries.Add(uint64(retries))
+		for _, m := range batch {
+			// A failed publish (connection closed) is noticed as a missing answer.
+			p.nc.PublishMsg(m)
+		}
+		if len(known) == 0 {
+			return others
+		}
 	}
 }
 
@@ -508,8 +545,10 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 	if !p.takeLocked(r) {
 		if err == nil && r.seq != 0 {
 			// Taken back for a retry, but stored all the same: what the
-			// lane knows of the driver's stored fixes grows.
+			// lane knows of the driver's stored fixes grows, and the retry
+			// is answered without being published again.
 			l.lastStored, l.lastSeq = max(l.lastStored, ack.Seq), max(l.lastSeq, r.seq)
+			r.storedAt = ack.Seq
 		}
 		p.mu.Unlock()
 		return // answered already, or taken back for a retry
