@@ -202,6 +202,10 @@ func (r *Runner) Run(ctx context.Context) (*Result, error) {
 		c.RateLimit = r.cfg.NodeRateLimit
 		c.RateBurst = int(2 * r.cfg.NodeRateLimit)
 		c.FastInterval, c.SlowInterval = p.FastInterval, p.SlowInterval // zero: the node's defaults
+		// Every simulated phone comes from 127.0.0.1: the per-address limit
+		// (1,000 by default, for NATs and abusers) would refuse most of
+		// them. The node-wide limit stays.
+		c.MaxConnectionsPerAddress = -1
 	}}
 	if r.cfg.NodeGOMAXPROCS > 0 {
 		spec.Env = []string{fmt.Sprintf("GOMAXPROCS=%d", r.cfg.NodeGOMAXPROCS)}
