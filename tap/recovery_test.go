@@ -14,6 +14,7 @@ import (
 	"github.com/rtls-io/rtls/cluster/clustertest"
 	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/internal/testnode"
+	"github.com/rtls-io/rtls/mobileproto"
 	"github.com/rtls-io/rtls/node"
 	"github.com/rtls-io/rtls/tap"
 )
@@ -127,6 +128,13 @@ func TestStreamCreatedAgain(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			_, err := d.SendLocation(ctx, fix(1)) // refused until the stream is back
+			var closed *mobileproto.CloseError
+			if errors.Is(err, mobileproto.ErrClosed) || errors.As(err, &closed) {
+				// The node closes every client (1001) when it creates
+				// the stream again; the app dials again, as PROTOCOL.md
+				// says.
+				d = dialDriver(t, s, n.WebSocketURL(), "d-1")
+			}
 			return err
 		})
 		sendFixes(t, d, 2, 5)
