@@ -12,10 +12,13 @@ import (
 )
 
 // failoverNodes keeps every fix of the test in the stream and lets a fix wait
-// through a leader election.
+// through a leader election. A small MaxInFlight makes the fixes that wait
+// through an election many times what the node lets wait while the stream
+// answers: the backlog of a silence must be stored, not taken for overload.
 func failoverNodes(_ int, c *node.Config) {
 	c.History = 5000
 	c.PublishTimeout = 30 * time.Second
+	c.MaxInFlight = 32
 }
 
 func TestFailover(t *testing.T) {

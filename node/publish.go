@@ -39,13 +39,14 @@ import (
 // stream answers, at most as many again wait for their turn: past that the
 // stream cannot keep up, and the node answers overloaded with a retry-after
 // hint instead of letting fixes grow late in a queue (a lane with fixes
-// waiting gives up its oldest for the new one: a location is only worth its
-// newest value; a lane with none has the new one refused). While the stream
-// does not answer at all (a leader election, seconds long), fixes wait, up
-// to maxQueued on the node, and are stored once it is back. A lane keeps at
-// most laneQueue waiting. A fix is retried only when it got no answer, after an attempt time
-// that grows with the stream's recent answer time, so a slow stream is not
-// flooded with copies; JetStream's own 429 is passed on as overloaded.
+// waiting keeps only the new one: a location is only worth its newest
+// value; a lane with none has the new one refused). While the stream does
+// not answer at all (a leader election, seconds long), fixes wait, up to
+// maxQueued on the node, and are all stored once it is back: the backlog of
+// a silence is not overload. A lane keeps at most laneQueue waiting. A fix
+// is retried only when it got no answer, after an attempt time that grows
+// with the stream's recent answer time, so a slow stream is not flooded
+// with copies; JetStream's own 429 is passed on as overloaded.
 //
 // Lock order: publisher.mu only; callbacks and publishes run without it.
 
@@ -137,8 +138,12 @@ type publisher struct {
 	answer   time.Duration // recent answer time (EWMA)
 	answered time.Time     // when the stream last answered a publish
 	lateFrom time.Time     // since when fixes wait longer than maxWait (zero: they do not)
-	idle     *sync.Cond    // signalled when nothing is pending
-	stopped  bool
+	// catchUp is until when the node stores the backlog of a silence (a
+	// leader election): fixes that waited through it are late, but that
+	// is not overload, and none is given up for a newer one.
+	catchUp time.Time
+	idle    *sync.Cond // signalled when nothing is pending
+	stopped bool
 
 	overloaded atomic.Uint64 // fixes answered overloaded (superseded included)
 	outOfOrder atomic.Uint64 // fixes answered out_of_order
@@ -316,6 +321,12 @@ func (p *publisher) fullLocked(now time.Time) bool {
 	if p.queued >= p.cfg.maxQueued {
 		return true
 	}
+	if now.Before(p.catchUp) {
+		if p.queued >= p.cfg.maxInFlight {
+			return false
+		}
+		p.catchUp = time.Time{} // the backlog is stored
+	}
 	silent := p.inflight+p.queued > 0 && now.Sub(p.answered) > silentAfter
 	overloaded := !p.lateFrom.IsZero() && now.Sub(p.lateFrom) > lateFor
 	return overloaded && !silent && p.queued >= p.cfg.maxInFlight
@@ -365,7 +376,7 @@ func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
 		if head.check != checkNone {
 			l.serial--
 		}
-		if head.attempts == 0 { // how long a new fix waited for its turn
+		if head.attempts == 0 && !now.Before(p.catchUp) { // how long a new fix waited for its turn
 			switch late := now.Sub(head.queuedAt) > maxWait; {
 			case !late:
 				p.lateFrom = time.Time{}
@@ -540,6 +551,14 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 	}
 	now := time.Now()
 	p.mu.Lock()
+	if silence := now.Sub(p.answered); !p.answered.IsZero() && silence > silentAfter && p.queued > 0 {
+		// The stream answers again after a silence: what waited through
+		// it is stored first, for up to twice as long as it lasted, before
+		// the node calls waiting overload again.
+		p.catchUp = now.Add(2 * silence)
+		p.lateFrom = time.Time{}
+		p.log.Info("the stream answers again; storing what waited", "silence", silence.Round(time.Millisecond), "waiting", p.queued)
+	}
 	p.answered = now
 	l := r.lane
 	if !p.takeLocked(r) {
