@@ -46,8 +46,8 @@ type Preset struct {
 var Presets = map[string]Preset{
 	"small": {Name: "small", Description: "1,000 drivers × 1 rider × 1 fix/s for 30 s (closed loop)",
 		Drivers: 1000, RidersPerDriver: 1, Rates: []float64{1}, Duration: 30 * time.Second, Loop: LoopClosed},
-	"city": {Name: "city", Description: "5,000 drivers × 1 rider × 1 fix/s for 30 s, 10,000 WebSockets (closed loop)",
-		Drivers: 5000, RidersPerDriver: 1, Rates: []float64{1}, Duration: 30 * time.Second, Loop: LoopClosed},
+	"city": {Name: "city", Description: "5,000 drivers × 1 rider × 1 fix/s for 30 s, 10,000 WebSockets (open loop)",
+		Drivers: 5000, RidersPerDriver: 1, Rates: []float64{1}, Duration: 30 * time.Second, Loop: LoopOpen},
 	"ramp": {Name: "ramp", Description: "200 drivers × 1 rider at 5, 10, 20, 50, 100 fixes/s each, 10 s per step (open loop)",
 		Drivers: 200, RidersPerDriver: 1, Rates: []float64{5, 10, 20, 50, 100}, Duration: 10 * time.Second, Loop: LoopOpen},
 	"overload": {Name: "overload", Description: "200 drivers × 1 rider, open loop: search the capacity (10, 20, 40, 80, 160, 320 fixes/s per driver, then bisect), then offer 1.5×, 2× and 3× of it; 10 s per step",
