@@ -20,13 +20,17 @@ import (
 // driver's order.
 func TestOfferingMoreThanTheNodeTakes(t *testing.T) {
 	const inFlight, queued = 8, 32
+	const drivers, perDriver = 20, 200
 	n := startNode(t, func(c *node.Config) {
 		c.MaxInFlight, c.MaxQueuedFixes = inFlight, queued
 		c.RateLimit, c.RateBurst = 1e6, 1e6
+		// The stream keeps every fix a driver sends, so that every acked
+		// one can be found (at the default history of 100, a driver with
+		// more than 100 acked lost its oldest to the limit, as designed).
+		c.History = perDriver
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	const drivers, perDriver = 20, 200
 	var mu sync.Mutex
 	codes := map[string]int{}
 	acked := map[string][]uint64{}
@@ -107,9 +111,12 @@ func TestOfferingMoreThanTheNodeTakes(t *testing.T) {
 	}
 	defer r.Close()
 	for id, seqs := range acked {
-		stored, err := r.After(ctx, id, 0, 1000)
+		stored, err := r.After(ctx, id, 0, 2*perDriver)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(stored) < len(seqs) {
+			t.Errorf("%s: %d fixes acked, the stream holds %d", id, len(seqs), len(stored))
 		}
 		have := map[uint64]bool{}
 		for i, f := range stored {
