@@ -2,6 +2,8 @@ package cluster_test
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,13 +23,22 @@ func TestPlanGivesEveryNodeItsOwnPortsAndAllRoutes(t *testing.T) {
 	if len(cfgs) != 3 {
 		t.Fatalf("%d nodes, want 3", len(cfgs))
 	}
+	// Where the system's ephemeral range can be read, ports come from below
+	// it: no outgoing connection can take one before its node binds it.
+	ephemeral := 0
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		ephemeral, _ = strconv.Atoi(strings.Fields(string(b))[0])
+	}
 	seen := map[string]bool{}
 	for _, c := range cfgs {
-		for _, a := range []string{c.HTTPAddr, c.ClientAddr, c.ClusterAddr} {
+		for _, a := range []string{c.HTTPAddr, c.ClientAddr, c.ClusterAddr, c.AdminAddr} {
 			if seen[a] || !strings.HasPrefix(a, "127.0.0.1:") {
 				t.Fatalf("address %q reused or not on loopback", a)
 			}
 			seen[a] = true
+			if port, _ := strconv.Atoi(strings.TrimPrefix(a, "127.0.0.1:")); ephemeral > 20000 && (port < 10000 || port >= ephemeral) {
+				t.Errorf("port %d is outside [10000, %d), below the ephemeral range", port, ephemeral)
+			}
 		}
 		if len(c.Routes) != 3 || c.ClusterName != "rtls" || !strings.HasSuffix(c.DataDir, c.Name) {
 			t.Fatalf("node %s: %+v", c.Name, c)

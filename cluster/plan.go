@@ -3,9 +3,12 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/rtls-io/rtls/node"
@@ -107,17 +110,61 @@ func parallel(n int, f func(i int) error) error {
 	return errors.Join(errs...)
 }
 
-// freePorts reserves n distinct free TCP ports on host: it holds n listeners
-// on port 0 at once, notes their ports and closes them.
+// freePorts reserves n distinct free TCP ports on host: it holds n
+// listeners at once, notes their ports and closes them. The ports are
+// chosen below the system's ephemeral range where it can be read (Linux):
+// a port from that range, once closed, can be handed to any outgoing
+// connection or port-0 listener of another program before the node binds
+// it (seen in CI as "address already in use"); below it, only a program
+// choosing the same port by number can. Elsewhere, or when that range
+// leaves too little room, the system picks them (port 0).
 func freePorts(host string, n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for i := 0; i < n; i++ {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	if lo := ephemeralLow(); lo-lowestPort >= 64*n {
+		for tries := 0; len(ls) < n && tries < 32*n; tries++ {
+			p := lowestPort + rand.IntN(lo-lowestPort)
+			if l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
+				ls = append(ls, l)
+			}
+		}
+	}
+	for len(ls) < n {
 		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			return nil, fmt.Errorf("cluster: reserve a port: %w", err)
 		}
-		defer l.Close()
+		ls = append(ls, l)
+	}
+	ports := make([]int, 0, n)
+	for _, l := range ls {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// lowestPort is the lowest port freePorts picks by number: below it are
+// well-known and commonly configured services.
+const lowestPort = 10000
+
+// ephemeralLow returns the lowest port of the system's ephemeral range, or
+// 0 when it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return lo
 }
