@@ -123,17 +123,21 @@ func TestStreamCreatedAgain(t *testing.T) {
 		n := startNode(t, s)
 		r := runTap(t, tapConfig(s, openOutput(t, filepath.Join(t.TempDir(), "fixes.jsonl"), tap.JSONLines), n.ClientURL()))
 		d := dialDriver(t, s, n.WebSocketURL(), "d-1")
+		old := d.Welcome().Epoch
 		deleteStream(t, s, n)
+		// The node creates the stream again and then closes every client
+		// (1001, a new epoch): the app dials again, as PROTOCOL.md says,
+		// and goes on once it is connected in the new epoch.
 		testnode.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			_, err := d.SendLocation(ctx, fix(1)) // refused until the stream is back
 			var closed *mobileproto.CloseError
 			if errors.Is(err, mobileproto.ErrClosed) || errors.As(err, &closed) {
-				// The node closes every client (1001) when it creates
-				// the stream again; the app dials again, as PROTOCOL.md
-				// says.
 				d = dialDriver(t, s, n.WebSocketURL(), "d-1")
+			}
+			if err == nil && d.Welcome().Epoch == old {
+				return errors.New("stored, but the client is still in the old epoch: its 1001 is on its way")
 			}
 			return err
 		})
