@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -34,13 +35,18 @@ type ackRec struct {
 }
 
 type simDriver struct {
-	id    string
-	c     *mobileproto.Client
-	mu    sync.Mutex
-	sent  []time.Time // by seq-1
-	acks  map[uint64]ackRec
-	errs  []error
-	acked sync.WaitGroup
+	id   string
+	c    *mobileproto.Client
+	mu   sync.Mutex
+	sent []time.Time // by seq-1
+	acks map[uint64]ackRec
+	// refused are the fixes answered out_of_order: a newer fix of the
+	// driver was stored first (pipelined publishes across a leader change
+	// can store the later one while the old leader drops the earlier);
+	// the driver's order is kept, and the driver told.
+	refused []uint64
+	errs    []error
+	acked   sync.WaitGroup
 }
 
 type recv struct {
@@ -143,6 +149,11 @@ func (f *fleet) drive(rate int) {
 					a, err := p.Result()
 					d.mu.Lock()
 					defer d.mu.Unlock()
+					var pe *mobileproto.Error
+					if errors.As(err, &pe) && pe.Code == mobileproto.CodeOutOfOrder {
+						d.refused = append(d.refused, p.Seq)
+						return
+					}
 					if err != nil {
 						d.errs = append(d.errs, fmt.Errorf("ack %d: %w", p.Seq, err))
 						return
@@ -227,26 +238,42 @@ func readStream(t *testing.T, clientURLs []string, drivers []*simDriver) map[str
 	return out
 }
 
-// verify checks every acked fix is stored exactly once and every rider
-// received exactly its driver's stored fixes, in order.
+// verify checks that every fix was acked or refused out_of_order, every
+// acked fix is stored exactly once, every refused one is a gap (not
+// stored, and a newer fix of the driver is), each driver's stored fixes
+// are in the driver's order, and every rider received exactly its driver's
+// stored fixes, in cursor order and in the driver's order.
 func (f *fleet) verify(stored map[string][]storedFix) {
 	t := f.t
-	total := 0
+	total, refused := 0, 0
 	for _, d := range f.drivers {
 		d.mu.Lock()
 		if len(d.errs) > 0 {
 			t.Errorf("driver %s: %d errors, first: %v", d.id, len(d.errs), d.errs[0])
 		}
-		if len(d.acks) != len(d.sent) {
-			t.Errorf("driver %s: %d of %d fixes acked", d.id, len(d.acks), len(d.sent))
+		if len(d.acks)+len(d.refused) != len(d.sent) {
+			t.Errorf("driver %s: %d of %d fixes acked, %d refused out_of_order", d.id, len(d.acks), len(d.sent), len(d.refused))
 		}
 		bySeq := map[uint64]uint64{}
+		var newest uint64
 		for _, s := range stored[d.id] {
 			if _, dup := bySeq[s.seq]; dup {
 				t.Errorf("driver %s: seq %d stored twice", d.id, s.seq)
 			}
 			bySeq[s.seq] = s.cursor
+			newest = max(newest, s.seq)
 		}
+		// A fix refused out_of_order is a gap the driver was told of: it
+		// is not stored, and a newer fix of the driver is.
+		for _, seq := range d.refused {
+			if c, ok := bySeq[seq]; ok || seq >= newest {
+				t.Errorf("driver %s: seq %d answered out_of_order, but stored (%v, at %d) or newer than every stored fix (%d)", d.id, seq, ok, c, newest)
+			}
+		}
+		if len(d.refused) > 0 {
+			t.Logf("driver %s: seqs %v refused out_of_order (a newer fix of the driver stored first, in a leader change)", d.id, d.refused)
+		}
+		refused += len(d.refused)
 		for seq, a := range d.acks {
 			if c, ok := bySeq[seq]; !ok || c != a.cursor {
 				t.Errorf("driver %s: acked seq %d at cursor %d, stream has it at %d (present %v)", d.id, seq, a.cursor, c, ok)
@@ -286,7 +313,7 @@ func (f *fleet) verify(stored map[string][]storedFix) {
 		}
 		r.mu.Unlock()
 	}
-	t.Logf("%d drivers, %d riders, %d fixes acked and checked", len(f.drivers), len(f.riders), total)
+	t.Logf("%d drivers, %d riders, %d fixes acked and checked, %d refused out_of_order", len(f.drivers), len(f.riders), total, refused)
 }
 
 // inversions counts the places where the driver's seq goes backwards in xs.
