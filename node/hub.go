@@ -64,7 +64,6 @@ var errRoomClosed = errors.New("node: the driver's room was closed")
 type streamReader interface {
 	After(ctx context.Context, driver string, after uint64, limit int) ([]fixstream.Fix, error)
 	Last(ctx context.Context, driver string) (fixstream.Fix, bool, error)
-	Tail(ctx context.Context, driver string, k, depth int) ([]fixstream.Fix, error)
 	LeaderLast(ctx context.Context, driver string) (uint64, error)
 	At(ctx context.Context, driver string, f fixstream.Fix) (bool, error)
 	State(ctx context.Context) (fixstream.StreamState, error)
@@ -474,7 +473,7 @@ func (h *hub) track(ctx context.Context, c *conn, driver, reqID string, o mobile
 		}
 		w.lastSeq = newest
 		if k > 0 && newest > 0 {
-			replay, err = h.readUntil(ctx, newest, func() ([]fixstream.Fix, error) { return h.reader.Tail(ctx, driver, k, h.depth) })
+			replay, err = h.readUntil(ctx, newest, func() ([]fixstream.Fix, error) { return h.historyUpTo(ctx, driver, k, newest) })
 		}
 	}
 	if err != nil {
@@ -580,6 +579,30 @@ func (h *hub) readUntil(ctx context.Context, newest uint64, read func() ([]fixst
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// historyUpTo reads the newest k fixes of driver stored up to newest,
+// oldest first. Fixes stored after newest are live (the room delivers
+// them), so they must not take the place of history: a driver sending
+// fast stores several while a long history is read.
+func (h *hub) historyUpTo(ctx context.Context, driver string, k int, newest uint64) ([]fixstream.Fix, error) {
+	if k == 1 {
+		f, ok, err := h.reader.Last(ctx, driver)
+		switch {
+		case err != nil || !ok:
+			return nil, err
+		case f.Seq <= newest:
+			return []fixstream.Fix{f}, nil
+		}
+	}
+	all, err := h.reader.After(ctx, driver, 0, h.depth)
+	for len(all) > 0 && all[len(all)-1].Seq > newest {
+		all = all[:len(all)-1]
+	}
+	if len(all) > k {
+		all = all[len(all)-k:]
+	}
+	return all, err
 }
 
 // untrack ends a watch.

@@ -206,3 +206,58 @@ func TestTrackWhileDriverSendsHasNoGapOrDuplicate(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryIsFullWhileTheDriverSends: a rider asking for history while
+// its driver keeps sending (500 fixes/s) gets as many fixes as it asked for, up to the newest one when it
+// asked; fixes stored while the history was read come live after it, not
+// in its place.
+func TestHistoryIsFullWhileTheDriverSends(t *testing.T) {
+	n := startNode(t, func(c *node.Config) { c.RateLimit, c.RateBurst = 1000, 1000 })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	driver := dial(t, n, mobileproto.RoleDriver, "d-7")
+	sendFixes(t, driver, 1, 60)
+	stop := make(chan struct{})
+	sent := make(chan error, 1)
+	go func() {
+		var err error
+		defer func() { sent <- err }()
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for seq := uint64(61); ; seq++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if _, err = driver.SendLocation(ctx, fix(seq)); err != nil {
+				return
+			}
+		}
+	}()
+	rider := dial(t, n, mobileproto.RoleRider, "r-1")
+	go func() { // a rider reads what it is sent
+		for {
+			select {
+			case <-stop:
+				return
+			case <-rider.Locations():
+			}
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		for _, k := range []int{1, 10, 50} {
+			tr, err := rider.Track(ctx, "d-7", mobileproto.TrackOptions{History: intp(k)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.Replayed != k {
+				t.Fatalf("track %d with history %d: %d replayed", i, k, tr.Replayed)
+			}
+		}
+	}
+	close(stop)
+	if err := <-sent; err != nil {
+		t.Fatalf("driver: %v", err)
+	}
+}

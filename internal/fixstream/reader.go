@@ -96,27 +96,6 @@ func (r *Reader) Last(ctx context.Context, driver string) (f Fix, ok bool, err e
 	return out[0], true, nil
 }
 
-// Tail returns the newest k fixes of driver, oldest first. The stream keeps
-// at most depth fixes per driver, so reading them all and keeping the last k
-// is bounded.
-func (r *Reader) Tail(ctx context.Context, driver string, k, depth int) ([]Fix, error) {
-	switch {
-	case k <= 0:
-		return nil, nil
-	case k == 1:
-		f, ok, err := r.Last(ctx, driver)
-		if !ok {
-			return nil, err
-		}
-		return []Fix{f}, nil
-	}
-	all, err := r.After(ctx, driver, 0, depth)
-	if len(all) > k {
-		all = all[len(all)-k:]
-	}
-	return all, err
-}
-
 // LeaderLast asks the stream leader (not the nearest replica) for the
 // sequence of driver's newest fix, 0 if it has none. The request travels to
 // the leader's server over the same route as this connection's
