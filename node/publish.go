@@ -35,6 +35,11 @@ import (
 // one already stored (a resend, or an application bug): it is published
 // expecting the subject to be empty, which can only succeed as a duplicate.
 //
+// A lane whose oldest fix waits for its answer far longer than the stream's
+// recent answers sends no more until it is answered: in a leader change the
+// old leader may drop a fix while the new one stores the next, which would
+// leave the earlier one a gap (refused out_of_order, the order kept).
+//
 // Admission: at most maxInFlight fixes are in flight on the node. While the
 // stream answers, at most as many again wait for their turn: past that the
 // stream cannot keep up, and the node answers overloaded with a retry-after
@@ -362,6 +367,14 @@ func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
 		head := l.queue[0]
 		serial := head.check != checkNone || l.serial > 0
 		if (serial && len(l.flight) > 0) || len(l.flight) >= p.cfg.window {
+			break
+		}
+		if len(l.flight) > 0 && now.Sub(l.flight[0].sentAt) > p.stalledAfterLocked() {
+			// The lane's oldest fix waits for its answer far longer than
+			// the stream's recent answers: the stream may be changing
+			// leader, and the old one may have dropped it. A later fix
+			// stored by the new leader meanwhile would make it a gap
+			// (out_of_order); the lane sends more once it is answered.
 			break
 		}
 		if p.inflight >= p.cfg.maxInFlight {
@@ -756,6 +769,17 @@ func (p *publisher) attemptLocked(attempts int) time.Duration {
 	}
 	return min(d, max(4*time.Second, p.cfg.attempt))
 }
+
+// stalledAfterLocked is how long a lane's oldest fix in flight may wait
+// for its answer before the lane stops sending more: several times the
+// stream's recent answer time, at least stalledMin.
+func (p *publisher) stalledAfterLocked() time.Duration {
+	return max(stalledMin, 4*p.answer)
+}
+
+// stalledMin is the shortest wait stalledAfterLocked gives: answers take
+// 1-5 ms on the project's VM while the stream is healthy.
+const stalledMin = 20 * time.Millisecond
 
 // retryAfter is the wait an overloaded driver is told to observe.
 func (p *publisher) retryAfter() time.Duration {
