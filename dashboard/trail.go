@@ -3,8 +3,10 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/rtls-io/rtls/dashboard/model"
+	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/location"
 )
 
@@ -30,17 +32,46 @@ func (f *Feed) trailLoop() {
 	}
 }
 
+// historyLag bounds how long ReadHistory waits for a lagging replica.
+const historyLag = time.Second
+
 // ReadHistory returns up to limit of driver's stored fixes, oldest first,
-// with one batched direct get (served by any replica of the stream).
+// with a batched direct get (served by any replica of the stream), read
+// again for up to historyLag while it ends before the driver's newest fix
+// the fleet has.
 // Messages that are not valid records of the driver are skipped and counted
 // by the fleet.
 func (f *Feed) ReadHistory(ctx context.Context, driver string, limit int) ([]model.Driver, error) {
 	if !location.ValidID(driver) {
 		return nil, fmt.Errorf("%w: %q", model.ErrBadSubject, driver)
 	}
-	fixes, err := f.reader.After(ctx, driver, 0, limit)
-	if err != nil {
-		return nil, fmt.Errorf("history of %s: %w", driver, err)
+	// The replica that answers may lag behind the fix the fleet already has
+	// (it came live from the leader): read again, briefly, until the
+	// history reaches it, so a trail never ends before the dot on the map.
+	var newest uint64
+	if d, _, ok := f.fleet.Driver(driver); ok {
+		newest = d.Cursor
+	}
+	deadline := time.Now().Add(historyLag)
+	var fixes []fixstream.Fix
+	for {
+		read, err := f.reader.After(ctx, driver, 0, limit)
+		if err != nil {
+			return nil, fmt.Errorf("history of %s: %w", driver, err)
+		}
+		if len(read) >= len(fixes) {
+			fixes = read
+		}
+		reached := newest == 0 || len(fixes) >= limit || (len(fixes) > 0 && fixes[len(fixes)-1].Seq >= newest)
+		if reached || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done(): // what was read is the history there is
+		case <-time.After(20 * time.Millisecond):
+			continue
+		}
+		break
 	}
 	out := make([]model.Driver, len(fixes))
 	for i := range fixes {
