@@ -52,26 +52,11 @@ func (f *Feed) ReadHistory(ctx context.Context, driver string, limit int) ([]mod
 	if d, _, ok := f.fleet.Driver(driver); ok {
 		newest = d.Cursor
 	}
-	deadline := time.Now().Add(historyLag)
-	var fixes []fixstream.Fix
-	for {
-		read, err := f.reader.After(ctx, driver, 0, limit)
-		if err != nil {
-			return nil, fmt.Errorf("history of %s: %w", driver, err)
-		}
-		if len(read) >= len(fixes) {
-			fixes = read
-		}
-		reached := newest == 0 || len(fixes) >= limit || (len(fixes) > 0 && fixes[len(fixes)-1].Seq >= newest)
-		if reached || time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-ctx.Done(): // what was read is the history there is
-		case <-time.After(20 * time.Millisecond):
-			continue
-		}
-		break
+	fixes, err := fixstream.ReadUntil(ctx, historyLag,
+		func() ([]fixstream.Fix, error) { return f.reader.After(ctx, driver, 0, limit) },
+		func(fixes []fixstream.Fix) bool { return len(fixes) >= limit || fixstream.Reaches(fixes, newest) })
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", driver, err)
 	}
 	out := make([]model.Driver, len(fixes))
 	for i := range fixes {

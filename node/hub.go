@@ -560,25 +560,7 @@ func appendFrames(frames []frame, fixes []fixstream.Fix, replay bool) []frame {
 // live path, filling a gap) goes through it: a lagging replica, or one whose
 // node is stopping, may answer with less.
 func (h *hub) readUntil(ctx context.Context, newest uint64, read func() ([]fixstream.Fix, error)) ([]fixstream.Fix, error) {
-	deadline := time.Now().Add(fillWait)
-	var best []fixstream.Fix
-	for {
-		fixes, err := read()
-		if err != nil {
-			return nil, err
-		}
-		if len(fixes) >= len(best) {
-			best = fixes
-		}
-		if newest == 0 || (len(best) > 0 && best[len(best)-1].Seq >= newest) || time.Now().After(deadline) {
-			return best, nil
-		}
-		select {
-		case <-ctx.Done():
-			return best, nil
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return fixstream.ReadUntil(ctx, fillWait, read, func(fixes []fixstream.Fix) bool { return fixstream.Reaches(fixes, newest) })
 }
 
 // historyUpTo reads the newest k fixes of driver stored up to newest,
