@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -151,11 +153,17 @@ func waitInterest(ctx context.Context, nc *nats.Conn, subj string, got *atomic.I
 	return nil
 }
 
-// JetStream publishes asynchronously to an R3 file stream of its own
-// (BENCH, deleted afterwards) with as many acks outstanding as nats.go
-// allows, and counts the acks: the engine's ceiling for storing fixes.
-func (b Baseline) JetStream(ctx context.Context, replicas int) (Throughput, error) {
-	res := Throughput{Name: b.label(fmt.Sprintf("JetStream R%d async publish (file)", replicas)), MsgBytes: b.MsgBytes, Subjects: b.Subjects}
+// JetStream publishes asynchronously to R3 file streams of its own (BENCH,
+// or BENCH_0 … BENCH_<streams-1>, each taking a share of the subjects, their
+// leaders moved to different nodes; deleted afterwards) with as many acks
+// outstanding as nats.go allows, and counts the acks: the engine's ceiling
+// for storing fixes, and what partitioning the stream would change.
+func (b Baseline) JetStream(ctx context.Context, replicas, streams int) (Throughput, error) {
+	name := fmt.Sprintf("JetStream R%d async publish (file)", replicas)
+	if streams > 1 {
+		name = fmt.Sprintf("JetStream R%d async publish (file), %d streams", replicas, streams)
+	}
+	res := Throughput{Name: b.label(name), MsgBytes: b.MsgBytes, Subjects: b.Subjects}
 	nc, err := nats.Connect(b.PubURL, nats.Name("rtls-bench-js"))
 	if err != nil {
 		return res, err
@@ -167,16 +175,30 @@ func (b Baseline) JetStream(ctx context.Context, replicas int) (Throughput, erro
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := js.CreateOrUpdateStream(sctx, jetstream.StreamConfig{
-		Name: "BENCH", Subjects: []string{"bench.js.*"}, Storage: jetstream.FileStorage, Replicas: replicas,
-		MaxMsgsPerSubject: 100,
-	}); err != nil {
-		return res, fmt.Errorf("bench: create stream BENCH: %w", err)
+	names := make([]string, streams)
+	for p := range names {
+		names[p] = "BENCH"
+		if streams > 1 {
+			names[p] = "BENCH_" + strconv.Itoa(p)
+		}
+		if _, err := js.CreateOrUpdateStream(sctx, jetstream.StreamConfig{
+			Name: names[p], Subjects: []string{fmt.Sprintf("bench.js.%d.*", p)}, Storage: jetstream.FileStorage, Replicas: replicas,
+			MaxMsgsPerSubject: 100,
+		}); err != nil {
+			return res, fmt.Errorf("bench: create stream %s: %w", names[p], err)
+		}
+		defer js.DeleteStream(context.Background(), names[p])
 	}
-	defer js.DeleteStream(context.Background(), "BENCH")
+	if streams > 1 {
+		leaders, err := spreadLeaders(sctx, nc, js, names)
+		if err != nil {
+			return res, err
+		}
+		res.Name += " (leaders " + strings.Join(leaders, ", ") + ")"
+	}
 	subjects := make([]string, b.Subjects)
 	for i := range subjects {
-		subjects[i] = "bench.js." + strconv.Itoa(i)
+		subjects[i] = fmt.Sprintf("bench.js.%d.%d", i%streams, i)
 	}
 	data := b.payload()
 	if b.Begin != nil {
@@ -205,11 +227,55 @@ func (b Baseline) JetStream(ctx context.Context, replicas int) (Throughput, erro
 		b.End()
 	}
 	res.DurationSec = time.Since(start).Seconds()
-	info, err := js.Stream(sctx, "BENCH")
-	if err != nil {
-		return res, err
+	for _, name := range names {
+		info, err := js.Stream(sctx, name)
+		if err != nil {
+			return res, err
+		}
+		res.Messages += int64(info.CachedInfo().State.LastSeq)
 	}
-	res.Messages = int64(info.CachedInfo().State.LastSeq)
 	res.PerSec = float64(res.Messages) / res.DurationSec
 	return res, nil
+}
+
+// spreadLeaders moves the leaders of the streams to different servers
+// (stream i's to the i-th server of the first stream's group, round robin)
+// and returns where each one leads.
+func spreadLeaders(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, names []string) ([]string, error) {
+	first, err := js.Stream(ctx, names[0])
+	if err != nil {
+		return nil, err
+	}
+	ci := first.CachedInfo().Cluster
+	if ci == nil || ci.Leader == "" {
+		return nil, fmt.Errorf("bench: stream %s has no leader", names[0])
+	}
+	servers := []string{ci.Leader}
+	for _, p := range ci.Replicas {
+		servers = append(servers, p.Name)
+	}
+	slices.Sort(servers)
+	leaders := make([]string, len(names))
+	for i, name := range names {
+		want := servers[i%len(servers)]
+		for {
+			info, err := js.Stream(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			if c := info.CachedInfo().Cluster; c != nil && c.Leader == want {
+				leaders[i] = want
+				break
+			}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("bench: could not move the leader of %s to %s", name, want)
+			}
+			req := fmt.Sprintf(`{"placement":{"preferred":%q}}`, want)
+			// An answer is not awaited beyond the request: the loop reads
+			// where the leader went.
+			nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+name, []byte(req), 2*time.Second)
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return leaders, nil
 }
