@@ -142,7 +142,7 @@ type publisher struct {
 	queued   int
 	answer   time.Duration // recent answer time (EWMA)
 	answered time.Time     // when the stream last answered a publish
-	lateFrom time.Time     // since when fixes wait longer than maxWait (zero: they do not)
+	wait     time.Duration // recent wait of new fixes for an in-flight slot (EWMA)
 	// catchUp is until when the node stores the backlog of a silence (a
 	// leader election): fixes that waited through it are late, but that
 	// is not overload, and none is given up for a newer one.
@@ -332,18 +332,20 @@ func (p *publisher) fullLocked(now time.Time) bool {
 		}
 		p.catchUp = time.Time{} // the backlog is stored
 	}
+	if p.queued == 0 {
+		p.wait = 0 // a new fix waits for nothing
+	}
 	silent := p.inflight+p.queued > 0 && now.Sub(p.answered) > silentAfter
-	overloaded := !p.lateFrom.IsZero() && now.Sub(p.lateFrom) > lateFor
+	overloaded := p.wait > maxWait
 	return overloaded && !silent && p.queued >= p.cfg.maxInFlight
 }
 
 // The publish path's overload detection: the stream is silent when it has
-// not answered for silentAfter; the node is overloaded when fixes have
-// waited longer than maxWait for their turn for lateFor.
+// not answered for silentAfter; the node is overloaded when new fixes have
+// lately waited longer than maxWait for an in-flight slot.
 const (
 	silentAfter = 500 * time.Millisecond
-	maxWait     = 200 * time.Millisecond
-	lateFor     = 100 * time.Millisecond
+	maxWait     = 100 * time.Millisecond
 )
 
 // pumpLocked takes from l's queue what may be published now and returns
@@ -389,13 +391,10 @@ func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
 		if head.check != checkNone {
 			l.serial--
 		}
-		if head.attempts == 0 && !now.Before(p.catchUp) { // how long a new fix waited for its turn
-			switch late := now.Sub(head.queuedAt) > maxWait; {
-			case !late:
-				p.lateFrom = time.Time{}
-			case p.lateFrom.IsZero():
-				p.lateFrom = now
-			}
+		if head.attempts == 0 && !now.Before(p.catchUp) {
+			// How long new fixes wait for their turn (what waited through
+			// a silence is not overload).
+			p.wait += (now.Sub(head.queuedAt) - p.wait) / 16
 		}
 		head.sentAt = now
 		head.attempts++
@@ -487,8 +486,8 @@ func (p *publisher) sendLane(l *pubLane) (others []*pubReq) {
 		l.toSend = l.toSend[:0]
 		if len(known) > 0 {
 			now := time.Now()
-			p.pumpLocked(l, now) // into l.toSend, for the next round
 			others = append(others, p.pumpWaitingLocked(now)...)
+			p.pumpLocked(l, now) // into l.toSend, for the next round
 		}
 		p.mu.Unlock()
 		for _, r := range known {
@@ -569,7 +568,7 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 		// it is stored first, for up to twice as long as it lasted, before
 		// the node calls waiting overload again.
 		p.catchUp = now.Add(2 * silence)
-		p.lateFrom = time.Time{}
+		p.wait = 0
 		p.log.Info("the stream answers again; storing what waited", "silence", silence.Round(time.Millisecond), "waiting", p.queued)
 	}
 	p.answered = now
@@ -596,8 +595,8 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 		l.lastStored = max(l.lastStored, ack.Seq)
 		l.lastSeq = max(l.lastSeq, r.seq)
 	}
-	send := p.pumpLocked(l, now)
-	send = append(send, p.pumpWaitingLocked(now)...)
+	send := p.pumpWaitingLocked(now)
+	send = append(send, p.pumpLocked(l, now)...)
 	p.mu.Unlock()
 	switch {
 	case errors.Is(err, errOverloaded):
@@ -642,8 +641,8 @@ func (p *publisher) retry(r *pubReq) {
 	}
 	wait := min(time.Duration(r.attempts)*100*time.Millisecond, time.Second)
 	p.recoverLocked(l, now.Add(wait))
-	send := p.pumpLocked(l, now)
-	send = append(send, p.pumpWaitingLocked(now)...)
+	send := p.pumpWaitingLocked(now)
+	send = append(send, p.pumpLocked(l, now)...)
 	p.mu.Unlock()
 	p.send(send)
 }
@@ -745,8 +744,8 @@ func (p *publisher) resolve(r *pubReq) {
 			}
 		}
 		p.log.Debug("resolved a refused fix", "driver", l.driver, "seq", r.seq, "read", len(fixes), "read_err", err, "duplicate", ack.Duplicate, "cursor", ack.Seq, "outcome", outcome, "last_stored", l.lastStored, "last_seq", l.lastSeq)
-		send := p.pumpLocked(l, now)
-		send = append(send, p.pumpWaitingLocked(now)...)
+		send := p.pumpWaitingLocked(now)
+		send = append(send, p.pumpLocked(l, now)...)
 		p.mu.Unlock()
 		switch {
 		case outcome != nil:
@@ -826,9 +825,13 @@ func (p *publisher) sweep() {
 				}
 				clear(l.queue[len(keep):])
 				l.queue = keep
+			}
+			// The lanes waiting for slots first, in turn; then those
+			// whose backoff is over.
+			send = append(send, p.pumpWaitingLocked(now)...)
+			for l := range p.lanes {
 				send = append(send, p.pumpLocked(l, now)...)
 			}
-			send = append(send, p.pumpWaitingLocked(now)...)
 			p.signalIdle()
 			p.mu.Unlock()
 			for _, r := range expired {
