@@ -142,7 +142,8 @@ type publisher struct {
 	queued   int
 	answer   time.Duration // recent answer time (EWMA)
 	answered time.Time     // when the stream last answered a publish
-	wait     time.Duration // recent wait of new fixes for an in-flight slot (EWMA)
+	wait     time.Duration // recent wait of new fixes for an in-flight slot (moving average over waitOver)
+	waitAt   time.Time     // when wait was last updated
 	// catchUp is until when the node stores the backlog of a silence (a
 	// leader election): fixes that waited through it are late, but that
 	// is not overload, and none is given up for a newer one.
@@ -346,6 +347,7 @@ func (p *publisher) fullLocked(now time.Time) bool {
 const (
 	silentAfter = 500 * time.Millisecond
 	maxWait     = 100 * time.Millisecond
+	waitOver    = 100 * time.Millisecond
 )
 
 // pumpLocked takes from l's queue what may be published now and returns
@@ -393,8 +395,11 @@ func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
 		}
 		if head.attempts == 0 && !now.Before(p.catchUp) {
 			// How long new fixes wait for their turn (what waited through
-			// a silence is not overload).
-			p.wait += (now.Sub(head.queuedAt) - p.wait) / 16
+			// a silence is not overload), averaged over time: a burst of
+			// a few milliseconds is not overload.
+			w := min(now.Sub(p.waitAt), waitOver)
+			p.wait += time.Duration(float64(now.Sub(head.queuedAt)-p.wait) * float64(w) / float64(waitOver))
+			p.waitAt = now
 		}
 		head.sentAt = now
 		head.attempts++
