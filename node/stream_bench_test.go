@@ -35,12 +35,27 @@ func BenchmarkStoreOnceHistoryIsFull(b *testing.B) {
 			if full {
 				name = fmt.Sprintf("drivers=%d/full", drivers)
 			}
-			b.Run(name, func(b *testing.B) { benchStore(b, drivers, full) })
+			// One stream for all the rounds of b.N: a full history is
+			// filled once.
+			st := newStoreBench(b, drivers, full)
+			b.Run(name, func(b *testing.B) { st.publish(b, b.N) })
+			st.close(b)
 		}
 	}
 }
 
-func benchStore(b *testing.B, drivers int, full bool) {
+type storeBench struct {
+	s        *server.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	history  int
+	full     bool
+	subjects []string
+	records  [][]byte
+	sent     int
+}
+
+func newStoreBench(b *testing.B, drivers int, full bool) *storeBench {
 	cfg := Config{Name: "bench", DataDir: b.TempDir(), Replicas: 1, Authenticator: auth.Dev()}
 	if err := cfg.setDefaults(); err != nil {
 		b.Fatal(err)
@@ -54,64 +69,79 @@ func benchStore(b *testing.B, drivers int, full bool) {
 		b.Fatal(err)
 	}
 	s.Start()
-	defer func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	}()
+	st := &storeBench{s: s, history: cfg.History, full: full}
 	if !s.ReadyForConnections(10 * time.Second) {
+		st.close(b)
 		b.Fatal("embedded server not ready")
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(s))
-	if err != nil {
+	if st.nc, err = nats.Connect("", nats.InProcessServer(s)); err != nil {
+		st.close(b)
 		b.Fatal(err)
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1024))
-	if err != nil {
+	if st.js, err = jetstream.New(st.nc, jetstream.WithPublishAsyncMaxPending(1024)); err != nil {
+		st.close(b)
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	n := &Node{cfg: cfg}
-	if _, err := js.CreateStream(ctx, n.streamConfig()); err != nil {
+	if _, err := st.js.CreateStream(ctx, n.streamConfig()); err != nil {
+		st.close(b)
 		b.Fatal(err)
 	}
-	subjects := make([]string, drivers)
-	records := make([][]byte, drivers)
-	for i := range subjects {
+	now := time.Now().UnixMilli()
+	for i := range drivers {
 		id := "d-" + strconv.Itoa(i)
-		subjects[i] = LocationSubject(id)
-		now := time.Now().UnixMilli()
 		r := location.Record{Driver: id, Fix: location.Fix{Seq: 1, Latitude: 52.52, Longitude: 13.405, TS: now, Accuracy: location.Float64(5)}, Time: now, Node: "n1"}
-		records[i] = location.AppendJSON(nil, &r)
-	}
-	publish := func(count int) {
-		for i := range count {
-			if _, err := js.PublishAsync(subjects[i%drivers], records[i%drivers]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		select {
-		case <-js.PublishAsyncComplete():
-		case <-ctx.Done():
-			b.Fatal("publishes not answered")
-		}
+		st.subjects = append(st.subjects, LocationSubject(id))
+		st.records = append(st.records, location.AppendJSON(nil, &r))
 	}
 	if full {
-		publish(drivers * cfg.History)
+		st.publish(b, drivers*cfg.History)
 	}
-	b.ResetTimer()
-	publish(b.N)
-	b.StopTimer()
-	info, err := js.Stream(ctx, StreamName)
+	return st
+}
+
+// publish stores count fixes, the drivers' in turn, and waits for the
+// answers.
+func (st *storeBench) publish(b *testing.B, count int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for range count {
+		i := st.sent % len(st.subjects)
+		if _, err := st.js.PublishAsync(st.subjects[i], st.records[i]); err != nil {
+			b.Fatal(err)
+		}
+		st.sent++
+	}
+	select {
+	case <-st.js.PublishAsyncComplete():
+	case <-ctx.Done():
+		b.Fatal("publishes not answered")
+	}
+}
+
+// close checks that the stream holds what it should, and stops the server.
+func (st *storeBench) close(b *testing.B) {
+	defer func() {
+		if st.nc != nil {
+			st.nc.Close()
+		}
+		st.s.Shutdown()
+		st.s.WaitForShutdown()
+	}()
+	if st.js == nil || st.sent == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	info, err := st.js.Stream(ctx, StreamName)
 	if err != nil {
 		b.Fatal(err)
 	}
-	st := info.CachedInfo().State
-	if want := uint64(b.N); full {
-		want += uint64(drivers * cfg.History)
-		if st.LastSeq != want || st.Msgs != uint64(drivers*cfg.History) {
-			b.Fatalf("stream holds %d fixes up to %d, want %d up to %d", st.Msgs, st.LastSeq, drivers*cfg.History, want)
-		}
+	state := info.CachedInfo().State
+	want := uint64(min(st.sent, len(st.subjects)*st.history))
+	if state.LastSeq != uint64(st.sent) || state.Msgs != want {
+		b.Fatalf("the stream holds %d fixes up to %d, want %d up to %d", state.Msgs, state.LastSeq, want, st.sent)
 	}
 }
