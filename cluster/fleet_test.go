@@ -27,6 +27,10 @@ type fleet struct {
 	stop    context.CancelFunc
 	ctx     context.Context
 	wg      sync.WaitGroup
+	// sending counts the drivers' send loops, which add to their acked:
+	// stopDriving waits for them before it waits for the acks (an Add
+	// racing with a Wait is a misuse of a WaitGroup).
+	sending sync.WaitGroup
 }
 
 type ackRec struct {
@@ -121,8 +125,10 @@ func newFleet(t *testing.T, urls []string, drivers, ridersPer int) *fleet {
 func (f *fleet) drive(rate int) {
 	for _, d := range f.drivers {
 		f.wg.Add(1)
+		f.sending.Add(1)
 		go func() {
 			defer f.wg.Done()
+			defer f.sending.Done()
 			tick := time.NewTicker(time.Second / time.Duration(rate))
 			defer tick.Stop()
 			for seq := uint64(1); ; seq++ {
@@ -170,6 +176,7 @@ func (f *fleet) stopDriving(timeout time.Duration) {
 	f.stop()
 	done := make(chan struct{})
 	go func() {
+		f.sending.Wait()
 		for _, d := range f.drivers {
 			d.acked.Wait()
 		}
