@@ -13,7 +13,6 @@ import (
 	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/location"
 	"github.com/rtls-io/rtls/mobileproto"
-	"github.com/rtls-io/rtls/node/auth"
 )
 
 // slowReader makes every stream read about one driver take delay: a replica
@@ -60,16 +59,9 @@ func BenchmarkSlowDriverDoesNotStallOthers(b *testing.B) {
 }
 
 func benchmarkSlowDriver(b *testing.B, slow bool) {
-	n, err := New(Config{Name: "n1", DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0", Authenticator: auth.Dev()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	n := startTestNode(b, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer n.Shutdown(context.Background())
 	n.hub.reader = slowReader{streamReader: n.hub.reader, driver: "slow", delay: time.Second}
 
 	dial := func(role mobileproto.Role, id string) *mobileproto.Client {

@@ -6,23 +6,15 @@ import (
 	"time"
 
 	"github.com/rtls-io/rtls/mobileproto"
-	"github.com/rtls-io/rtls/node/auth"
 )
 
 // TestLiveGapIsFilledFromTheStream makes the room miss fixes on its live
 // subscription (as a dropped message or a lost republish would) and checks
 // that the next fix reveals the gap, which is filled from the stream in order.
 func TestLiveGapIsFilledFromTheStream(t *testing.T) {
-	n, err := New(Config{Name: "n1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Authenticator: auth.Dev()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := startTestNode(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown(ctx)
 	dial := func(role mobileproto.Role, id string) *mobileproto.Client {
 		c, err := mobileproto.Dial(ctx, n.WebSocketURL(), mobileproto.WithIdentity(role, id))
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/rtls-io/rtls/mobileproto"
-	"github.com/rtls-io/rtls/node/auth"
 )
 
 // TestRetriesNeverStoreAFixAfterALaterOne drives the publish path's
@@ -20,17 +19,9 @@ import (
 // (out_of_order), never stored.
 func TestRetriesNeverStoreAFixAfterALaterOne(t *testing.T) {
 	const fixes = 1500
-	n, err := New(Config{Name: "n1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Authenticator: auth.Dev(),
-		History: 2 * fixes, RateLimit: 1e6, RateBurst: 1e6})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := startTestNode(t, func(c *Config) { c.History, c.RateLimit, c.RateBurst = 2*fixes, 1e6, 1e6 })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown(context.Background())
 	// Answers "lost" at random: every 200 µs, every lane takes its fixes
 	// in flight back, as the sweep does for a publish whose answer is late,
 	// while their first copies are on their way to the stream.

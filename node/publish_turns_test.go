@@ -1,14 +1,12 @@
 package node
 
 import (
-	"context"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rtls-io/rtls/location"
-	"github.com/rtls-io/rtls/node/auth"
 )
 
 // TestLanesTakeInFlightSlotsInTurn: while every in-flight slot is taken, a
@@ -20,17 +18,7 @@ import (
 // p99 past capacity 1.6–2.0 s).
 func TestLanesTakeInFlightSlotsInTurn(t *testing.T) {
 	const busy = 200
-	n, err := New(Config{Name: "n1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Authenticator: auth.Dev(),
-		History: 2 * busy, MaxInFlight: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown(context.Background())
+	n := startTestNode(t, func(c *Config) { c.History, c.MaxInFlight = 2*busy, 1 })
 
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -8,7 +8,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rtls-io/rtls/mobileproto"
-	"github.com/rtls-io/rtls/node/auth"
 )
 
 // TestRetrackingWhileNotReadingIsBounded: a rider that never reads and keeps
@@ -17,18 +16,12 @@ import (
 // must stay within its bound, and the rider is disconnected.
 func TestRetrackingWhileNotReadingIsBounded(t *testing.T) {
 	const maxQueued, history = 64, 50
-	n, err := New(Config{Name: "n1", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", Authenticator: auth.Dev(),
-		MaxQueuedFrames: maxQueued, History: history, WriteTimeout: time.Second, PingInterval: 500 * time.Millisecond,
-		RateLimit: 1e6, RateBurst: 1e6})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := startTestNode(t, func(c *Config) {
+		c.MaxQueuedFrames, c.History, c.WriteTimeout, c.PingInterval = maxQueued, history, time.Second, 500*time.Millisecond
+		c.RateLimit, c.RateBurst = 1e6, 1e6
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := n.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown(context.Background())
 	d, err := mobileproto.Dial(ctx, n.WebSocketURL(), mobileproto.WithIdentity(mobileproto.RoleDriver, "d-1"))
 	if err != nil {
 		t.Fatal(err)
