@@ -414,6 +414,13 @@ func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
 	return out
 }
 
+// refillLocked fills the in-flight slots that l's answer (or its fixes
+// taken back) freed: the lanes waiting in line first, then l. A lane that
+// took its freed slot straight back starved the line.
+func (p *publisher) refillLocked(l *pubLane, now time.Time) []*pubReq {
+	return append(p.pumpWaitingLocked(now), p.pumpLocked(l, now)...)
+}
+
 // pumpWaitingLocked gives freed in-flight slots to the lanes waiting for
 // them, in turn.
 func (p *publisher) pumpWaitingLocked(now time.Time) []*pubReq {
@@ -600,8 +607,7 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 		l.lastStored = max(l.lastStored, ack.Seq)
 		l.lastSeq = max(l.lastSeq, r.seq)
 	}
-	send := p.pumpWaitingLocked(now)
-	send = append(send, p.pumpLocked(l, now)...)
+	send := p.refillLocked(l, now)
 	p.mu.Unlock()
 	switch {
 	case errors.Is(err, errOverloaded):
@@ -646,8 +652,7 @@ func (p *publisher) retry(r *pubReq) {
 	}
 	wait := min(time.Duration(r.attempts)*100*time.Millisecond, time.Second)
 	p.recoverLocked(l, now.Add(wait))
-	send := p.pumpWaitingLocked(now)
-	send = append(send, p.pumpLocked(l, now)...)
+	send := p.refillLocked(l, now)
 	p.mu.Unlock()
 	p.send(send)
 }
@@ -749,8 +754,7 @@ func (p *publisher) resolve(r *pubReq) {
 			}
 		}
 		p.log.Debug("resolved a refused fix", "driver", l.driver, "seq", r.seq, "read", len(fixes), "read_err", err, "duplicate", ack.Duplicate, "cursor", ack.Seq, "outcome", outcome, "last_stored", l.lastStored, "last_seq", l.lastSeq)
-		send := p.pumpWaitingLocked(now)
-		send = append(send, p.pumpLocked(l, now)...)
+		send := p.refillLocked(l, now)
 		p.mu.Unlock()
 		switch {
 		case outcome != nil:
