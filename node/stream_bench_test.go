@@ -27,7 +27,8 @@ import (
 //     stepping over the fixes of the other drivers stored in between (up to
 //     the end of a message block): the steady state of a real fleet.
 //
-// 2026-12-01 on the project's VM: see the README ("Steady state").
+// Figures of 2026-12-01 on the project's VM: README, "Past capacity", the
+// steady state of the history limit.
 func BenchmarkStoreOnceHistoryIsFull(b *testing.B) {
 	for _, drivers := range []int{200, 5000} {
 		for _, full := range []bool{false, true} {
