@@ -250,18 +250,42 @@ func (p *publisher) publish(l *pubLane, seq uint64, ts int64, msgID string, data
 	now := time.Now()
 	r := &pubReq{lane: l, seq: seq, ts: ts, msgID: msgID, data: data, deadline: now.Add(p.cfg.total), done: done}
 	p.mu.Lock()
-	switch {
-	case p.stopped || l.closed:
+	if p.stopped || l.closed {
 		p.mu.Unlock()
 		done(pubAck{}, errPublishClosed)
 		return
 	}
-	full := p.fullLocked(now)
-	if full && len(l.queue) == 0 {
-		p.mu.Unlock()
+	send, dropped, admitted := p.admitLocked(r, now)
+	p.mu.Unlock()
+	if !admitted {
 		p.overloaded.Add(1)
 		done(pubAck{}, errOverloaded)
 		return
+	}
+	for _, d := range dropped {
+		switch {
+		case d.storedAt != 0: // stored by an earlier copy after all
+			d.done(pubAck{Seq: d.storedAt, Duplicate: true}, nil)
+		case d.attempts > 0:
+			p.overloaded.Add(1)
+			d.done(pubAck{}, errPublishTimeout)
+		default:
+			p.overloaded.Add(1)
+			d.done(pubAck{}, errSuperseded)
+		}
+	}
+	p.send(send)
+}
+
+// admitLocked takes r into its lane's queue, or refuses it (admitted
+// false) while the node is full and the lane has nothing waiting. It
+// returns what may be published now and the fixes r replaced, to be
+// answered by the caller.
+func (p *publisher) admitLocked(r *pubReq, now time.Time) (send, dropped []*pubReq, admitted bool) {
+	l, seq := r.lane, r.seq
+	full := p.fullLocked(now)
+	if full && len(l.queue) == 0 {
+		return nil, nil, false
 	}
 	if seq != 0 {
 		if seq <= l.maxSeq || (l.known && seq <= l.lastSeq) {
@@ -277,7 +301,6 @@ func (p *publisher) publish(l *pubLane, seq uint64, ts int64, msgID string, data
 	// already, and is answered "not stored in time, send it again" (a
 	// resend is then acked as a duplicate, or stored), or as a duplicate
 	// when an answer said it is stored.
-	var dropped []*pubReq
 	drop := 0
 	switch {
 	case full:
@@ -299,21 +322,7 @@ func (p *publisher) publish(l *pubLane, seq uint64, ts int64, msgID string, data
 	if r.check != checkNone {
 		l.serial++
 	}
-	send := p.pumpLocked(l, now)
-	p.mu.Unlock()
-	for _, d := range dropped {
-		switch {
-		case d.storedAt != 0: // stored by an earlier copy after all
-			d.done(pubAck{Seq: d.storedAt, Duplicate: true}, nil)
-		case d.attempts > 0:
-			p.overloaded.Add(1)
-			d.done(pubAck{}, errPublishTimeout)
-		default:
-			p.overloaded.Add(1)
-			d.done(pubAck{}, errSuperseded)
-		}
-	}
-	p.send(send)
+	return p.pumpLocked(l, now), dropped, true
 }
 
 // fullLocked reports whether the node takes no more fixes: it is

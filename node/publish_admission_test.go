@@ -1,0 +1,78 @@
+package node
+
+import (
+	"testing"
+	"time"
+)
+
+// The admission judgement on its own, with the clock in the test's hands:
+// a publisher without a connection, whose fixes taken into flight are
+// never published (the test answers them by freeing their slots).
+
+func admissionPublisher(maxInFlight int) *publisher {
+	return &publisher{
+		cfg:   pubConfig{maxInFlight: maxInFlight, maxQueued: 1 << 16, laneQueue: laneQueue, window: laneWindow},
+		lanes: map[*pubLane]struct{}{},
+	}
+}
+
+// knownLane is a lane whose driver's newest stored fix has been read.
+func knownLane(p *publisher, driver string) *pubLane {
+	l := &pubLane{driver: driver, known: true}
+	p.lanes[l] = struct{}{}
+	return l
+}
+
+// admit offers one new fix on l at now, the stream having just answered
+// another driver's fix (it answers: a silence is not overload).
+func admit(t *testing.T, p *publisher, l *pubLane, seq uint64, now time.Time) (dropped []*pubReq, admitted bool) {
+	t.Helper()
+	p.answered = now
+	_, dropped, admitted = p.admitLocked(&pubReq{lane: l, seq: seq}, now)
+	return dropped, admitted
+}
+
+// answerOldest frees the slot of l's oldest fix in flight, as its answer
+// does, and hands it on.
+func answerOldest(p *publisher, l *pubLane, now time.Time) {
+	l.flight = l.flight[1:]
+	p.inflight--
+	p.answered = now
+	p.refillLocked(l, now)
+}
+
+// TestWaitingForASlotIsOverload: while every in-flight slot is taken and
+// new fixes wait longer than maxWait for one, the node is overloaded: a
+// lane with a fix waiting keeps only its newest, a lane with none has the
+// new fix refused.
+func TestWaitingForASlotIsOverload(t *testing.T) {
+	p := admissionPublisher(4)
+	t0 := time.Unix(1_000_000, 0)
+	var lanes []*pubLane
+	for i := range 12 {
+		l := knownLane(p, "d-"+string(rune('a'+i)))
+		lanes = append(lanes, l)
+		if dropped, ok := admit(t, p, l, 1, t0); !ok || len(dropped) > 0 {
+			t.Fatalf("first fix of lane %d: admitted %v, replaced %d", i, ok, len(dropped))
+		}
+	}
+	if p.inflight != 4 || p.queued != 8 || len(p.waiting) != 8 {
+		t.Fatalf("%d in flight, %d waiting, %d lanes in line; want 4, 8, 8", p.inflight, p.queued, len(p.waiting))
+	}
+	// The stream answers, slowly: the first slot frees after 200 ms and
+	// goes to the first lane in line, whose fix waited that long for it.
+	answerOldest(p, lanes[0], t0.Add(200*time.Millisecond))
+	if p.wait <= maxWait {
+		t.Fatalf("a fix waited 200 ms for a slot; recent wait %v, want more than %v", p.wait, maxWait)
+	}
+	// Lane 5 (in line, one fix waiting; 7 wait on the node) keeps only
+	// its newest.
+	dropped, ok := admit(t, p, lanes[5], 2, t0.Add(201*time.Millisecond))
+	if !ok || len(dropped) != 1 || dropped[0].seq != 1 {
+		t.Fatalf("overloaded, lane with a fix waiting: admitted %v, replaced %d, want the new fix admitted and its older one replaced", ok, len(dropped))
+	}
+	// Lane 0 (nothing waiting) has its new fix refused.
+	if _, ok := admit(t, p, lanes[0], 2, t0.Add(202*time.Millisecond)); ok {
+		t.Fatal("overloaded, lane with nothing waiting: its new fix was admitted, want it refused")
+	}
+}
