@@ -174,6 +174,13 @@ type pubLane struct {
 	maxSeq          uint64    // highest seq given to this lane
 	resumeAt        time.Time // no publish before (backoff after a leaderless stream)
 	closed          bool
+	// held: the lane was last seen held back by itself (its first read, a
+	// backoff, a fix to publish alone, a full window, a stalled answer);
+	// readyAt: when it was last seen going again. A fix waits for an
+	// in-flight slot from when it was queued or its lane was ready,
+	// whichever is later: what it waited for its own lane is not overload.
+	held    bool
+	readyAt time.Time
 	// toSend are the fixes taken into flight and not yet published, in
 	// order. Whoever holds sendMu publishes them: fixes taken by several
 	// goroutines (a driver's reader, the answers, the sweep) reach the
@@ -326,12 +333,13 @@ func (p *publisher) admitLocked(r *pubReq, now time.Time) (send, dropped []*pubR
 }
 
 // fullLocked reports whether the node takes no more fixes: it is
-// overloaded (for a while now, fixes wait longer than maxWait for their turn
-// although the stream answers: it does not keep up, and more would only make
-// them later) and at least maxInFlight wait, or maxQueued wait. A burst
-// that drains in time (drivers resending after a failover) is not
-// overload, nor is a stream that does not answer at all (an election: what
-// waits is stored once it is back).
+// overloaded (for a while now, fixes wait longer than maxWait for an
+// in-flight slot although the stream answers: it does not keep up, and more
+// would only make them later) and at least maxInFlight wait, or maxQueued
+// wait. A burst that drains in time (drivers resending after a failover) is
+// not overload, nor is a stream that does not answer at all (an election:
+// what waits is stored once it is back), nor a lane held back by itself (a
+// backoff, a stalled answer in a leader change).
 func (p *publisher) fullLocked(now time.Time) bool {
 	if p.queued >= p.cfg.maxQueued {
 		return true
@@ -372,14 +380,17 @@ func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
 				p.wg.Add(1)
 				go p.readLast(l)
 			}
+			l.held = true
 			break
 		}
 		if now.Before(l.resumeAt) {
+			l.held = true
 			break
 		}
 		head := l.queue[0]
 		serial := head.check != checkNone || l.serial > 0
 		if (serial && len(l.flight) > 0) || len(l.flight) >= p.cfg.window {
+			l.held = true
 			break
 		}
 		if len(l.flight) > 0 && now.Sub(l.flight[0].sentAt) > p.stalledAfterLocked() {
@@ -388,7 +399,11 @@ func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
 			// leader, and the old one may have dropped it. A later fix
 			// stored by the new leader meanwhile would make it a gap
 			// (out_of_order); the lane sends more once it is answered.
+			l.held = true
 			break
+		}
+		if l.held {
+			l.held, l.readyAt = false, now
 		}
 		if p.inflight >= p.cfg.maxInFlight {
 			if !l.waiting {
@@ -403,11 +418,15 @@ func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
 			l.serial--
 		}
 		if head.attempts == 0 && !now.Before(p.catchUp) {
-			// How long new fixes wait for their turn (what waited through
-			// a silence is not overload), averaged over time: a burst of
-			// a few milliseconds is not overload.
+			// How long new fixes wait for an in-flight slot (not for their
+			// own lane, nor through a silence), averaged over time: a
+			// burst of a few milliseconds is not overload.
+			from := head.queuedAt
+			if l.readyAt.After(from) {
+				from = l.readyAt
+			}
 			w := min(now.Sub(p.waitAt), waitOver)
-			p.wait += time.Duration(float64(now.Sub(head.queuedAt)-p.wait) * float64(w) / float64(waitOver))
+			p.wait += time.Duration(float64(now.Sub(from)-p.wait) * float64(w) / float64(waitOver))
 			p.waitAt = now
 		}
 		head.sentAt = now

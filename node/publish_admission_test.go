@@ -41,6 +41,40 @@ func answerOldest(p *publisher, l *pubLane, now time.Time) {
 	p.refillLocked(l, now)
 }
 
+// TestAWaitOfTheLanesOwnIsNotOverload: fixes that wait while their own lane
+// is held back (a backoff after a leaderless stream, a stalled answer in a
+// leader change) have not waited for an in-flight slot, and do not make
+// the node call itself overloaded once the lane goes again. Before this
+// was told apart, a leader kill under CI load had the node refuse and
+// replace the fixes sent just after it (TestFailover, 2026-12-01: 3-7 of
+// each driver's 207 answered "overloaded: a newer fix replaced this one").
+func TestAWaitOfTheLanesOwnIsNotOverload(t *testing.T) {
+	p := admissionPublisher(4)
+	l := knownLane(p, "d-1")
+	t0 := time.Unix(1_000_000, 0)
+	l.resumeAt = t0.Add(300 * time.Millisecond) // backing off
+	for i := range 10 {
+		if dropped, ok := admit(t, p, l, uint64(i+1), t0.Add(time.Duration(i)*25*time.Millisecond)); !ok || len(dropped) > 0 {
+			t.Fatalf("fix %d, while the lane backs off: admitted %v, replaced %d", i+1, ok, len(dropped))
+		}
+	}
+	if p.inflight != 0 || p.queued != 10 {
+		t.Fatalf("during the backoff: %d in flight, %d waiting; want 0 and 10", p.inflight, p.queued)
+	}
+	// The backoff is over: the sweep pumps the lane, which fills every slot.
+	resumed := l.resumeAt
+	p.pumpLocked(l, resumed)
+	if p.inflight != 4 {
+		t.Fatalf("after the backoff: %d in flight, want 4", p.inflight)
+	}
+	// The next fix comes right after, six still waiting for a slot; none
+	// has waited for one yet.
+	dropped, ok := admit(t, p, l, 11, resumed.Add(time.Millisecond))
+	if !ok || len(dropped) > 0 {
+		t.Fatalf("after the backoff: admitted %v, replaced %d fixes (recent wait for a slot %v); a lane's own wait was taken for overload", ok, len(dropped), p.wait)
+	}
+}
+
 // TestWaitingForASlotIsOverload: while every in-flight slot is taken and
 // new fixes wait longer than maxWait for one, the node is overloaded: a
 // lane with a fix waiting keeps only its newest, a lane with none has the
