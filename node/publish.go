@@ -146,10 +146,12 @@ type publisher struct {
 	waitAt   time.Time     // when wait was last updated
 	// catchUp is until when the node stores the backlog of a silence (a
 	// leader election): fixes that waited through it are late, but that
-	// is not overload, and none is given up for a newer one.
-	catchUp time.Time
-	idle    *sync.Cond // signalled when nothing is pending
-	stopped bool
+	// is not overload, and none is given up for a newer one. Once it is
+	// over, the wait of fixes queued from countFrom on counts again.
+	catchUp   time.Time
+	countFrom time.Time
+	idle      *sync.Cond // signalled when nothing is pending
+	stopped   bool
 
 	overloaded atomic.Uint64 // fixes answered overloaded (superseded included)
 	outOfOrder atomic.Uint64 // fixes answered out_of_order
@@ -344,11 +346,14 @@ func (p *publisher) fullLocked(now time.Time) bool {
 	if p.queued >= p.cfg.maxQueued {
 		return true
 	}
-	if now.Before(p.catchUp) {
-		if p.queued >= p.cfg.maxInFlight {
+	if !p.catchUp.IsZero() {
+		if now.Before(p.catchUp) && p.queued >= p.cfg.maxInFlight {
 			return false
 		}
-		p.catchUp = time.Time{} // the backlog is stored
+		// The backlog is stored, or has had its time. What is still
+		// queued waited behind it: waiting counts from the fixes queued
+		// from now on.
+		p.catchUp, p.countFrom, p.wait = time.Time{}, now, 0
 	}
 	if p.queued == 0 {
 		p.wait = 0 // a new fix waits for nothing
@@ -417,10 +422,10 @@ func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
 		if head.check != checkNone {
 			l.serial--
 		}
-		if head.attempts == 0 && !now.Before(p.catchUp) {
+		if head.attempts == 0 && p.catchUp.IsZero() && !head.queuedAt.Before(p.countFrom) {
 			// How long new fixes wait for an in-flight slot (not for their
-			// own lane, nor through a silence), averaged over time: a
-			// burst of a few milliseconds is not overload.
+			// own lane, nor through a silence and its backlog), averaged
+			// over time: a burst of a few milliseconds is not overload.
 			from := head.queuedAt
 			if l.readyAt.After(from) {
 				from = l.readyAt
@@ -603,15 +608,7 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 	}
 	now := time.Now()
 	p.mu.Lock()
-	if silence := now.Sub(p.answered); !p.answered.IsZero() && silence > silentAfter && p.queued > 0 {
-		// The stream answers again after a silence: what waited through
-		// it is stored first, for up to twice as long as it lasted, before
-		// the node calls waiting overload again.
-		p.catchUp = now.Add(2 * silence)
-		p.wait = 0
-		p.log.Info("the stream answers again; storing what waited", "silence", silence.Round(time.Millisecond), "waiting", p.queued)
-	}
-	p.answered = now
+	p.answeredLocked(now)
 	l := r.lane
 	if !p.takeLocked(r) {
 		if err == nil && r.seq != 0 {
@@ -645,6 +642,19 @@ func (p *publisher) onReply(r *pubReq, m *nats.Msg) {
 	}
 	r.done(ack, err)
 	p.send(send)
+}
+
+// answeredLocked notes that the stream answered a publish at now. After a
+// silence (a leader election), what waited through it is stored first, for
+// up to twice as long as it lasted, before the node calls waiting overload
+// again.
+func (p *publisher) answeredLocked(now time.Time) {
+	if silence := now.Sub(p.answered); !p.answered.IsZero() && silence > silentAfter && p.queued > 0 {
+		p.catchUp = now.Add(2 * silence)
+		p.wait = 0
+		p.log.Info("the stream answers again; storing what waited", "silence", silence.Round(time.Millisecond), "waiting", p.queued)
+	}
+	p.answered = now
 }
 
 // takeLocked removes r from its lane's flight, releasing its token and its

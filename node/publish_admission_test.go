@@ -1,6 +1,7 @@
 package node
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -13,6 +14,7 @@ func admissionPublisher(maxInFlight int) *publisher {
 	return &publisher{
 		cfg:   pubConfig{maxInFlight: maxInFlight, maxQueued: 1 << 16, laneQueue: laneQueue, window: laneWindow},
 		lanes: map[*pubLane]struct{}{},
+		log:   slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -27,7 +29,13 @@ func knownLane(p *publisher, driver string) *pubLane {
 // another driver's fix (it answers: a silence is not overload).
 func admit(t *testing.T, p *publisher, l *pubLane, seq uint64, now time.Time) (dropped []*pubReq, admitted bool) {
 	t.Helper()
-	p.answered = now
+	p.answeredLocked(now)
+	return admitSilent(p, l, seq, now)
+}
+
+// admitSilent offers one new fix on l at now, no answer having come since
+// the last.
+func admitSilent(p *publisher, l *pubLane, seq uint64, now time.Time) (dropped []*pubReq, admitted bool) {
 	_, dropped, admitted = p.admitLocked(&pubReq{lane: l, seq: seq}, now)
 	return dropped, admitted
 }
@@ -37,7 +45,7 @@ func admit(t *testing.T, p *publisher, l *pubLane, seq uint64, now time.Time) (d
 func answerOldest(p *publisher, l *pubLane, now time.Time) {
 	l.flight = l.flight[1:]
 	p.inflight--
-	p.answered = now
+	p.answeredLocked(now)
 	p.refillLocked(l, now)
 }
 
@@ -108,5 +116,71 @@ func TestWaitingForASlotIsOverload(t *testing.T) {
 	// Lane 0 (nothing waiting) has its new fix refused.
 	if _, ok := admit(t, p, lanes[0], 2, t0.Add(202*time.Millisecond)); ok {
 		t.Fatal("overloaded, lane with nothing waiting: its new fix was admitted, want it refused")
+	}
+}
+
+// answerFirst answers the fix in flight that was sent first, as the stream
+// does.
+func answerFirst(t *testing.T, p *publisher, lanes []*pubLane, now time.Time) {
+	t.Helper()
+	var first *pubLane
+	for _, l := range lanes {
+		if len(l.flight) > 0 && (first == nil || l.flight[0].sentAt.Before(first.flight[0].sentAt)) {
+			first = l
+		}
+	}
+	if first == nil {
+		t.Fatal("nothing in flight to answer")
+	}
+	answerOldest(p, first, now)
+}
+
+// TestTheBacklogOfASilenceIsNotOverload: fixes that waited through a
+// silence of the stream (a leader election) and the catch-up after it are
+// stored, and their wait does not make the node call itself overloaded
+// once the catch-up is over: only fixes queued after it count.
+func TestTheBacklogOfASilenceIsNotOverload(t *testing.T) {
+	p := admissionPublisher(4)
+	t0 := time.Unix(1_000_000, 0)
+	var lanes []*pubLane
+	for i := range 8 {
+		l := knownLane(p, "d-"+string(rune('a'+i)))
+		lanes = append(lanes, l)
+		admit(t, p, l, 1, t0)
+	}
+	// The stream falls silent for 2 s; the lanes in line get 4 fixes
+	// each meanwhile, none of them replaced.
+	for i := range 4 {
+		for _, l := range lanes[4:] {
+			if dropped, ok := admitSilent(p, l, uint64(i+2), t0.Add(time.Duration(i+1)*400*time.Millisecond)); !ok || len(dropped) > 0 {
+				t.Fatalf("during the silence: admitted %v, replaced %d", ok, len(dropped))
+			}
+		}
+	}
+	if p.queued != 20 {
+		t.Fatalf("%d fixes waiting after the silence, want 20", p.queued)
+	}
+	// It answers again, a fix every 2 ms: the backlog is stored until
+	// fewer than maxInFlight wait.
+	now := t0.Add(2 * time.Second)
+	for p.queued >= p.cfg.maxInFlight {
+		answerFirst(t, p, lanes, now)
+		now = now.Add(2 * time.Millisecond)
+	}
+	// A new fix ends the catch-up. Drivers go on sending, for a moment
+	// faster than the stream answers: the last of the backlog go out, and
+	// a few new fixes wait for a slot, briefly.
+	seq := uint64(2)
+	for i := range 12 {
+		if i%2 == 1 {
+			answerFirst(t, p, lanes, now)
+		}
+		now = now.Add(time.Millisecond)
+		if dropped, ok := admit(t, p, lanes[i%4], seq, now); !ok || len(dropped) > 0 {
+			t.Fatalf("after the catch-up, %d waiting: admitted %v, replaced %d (recent wait for a slot %v); the backlog's wait was taken for overload", p.queued, ok, len(dropped), p.wait)
+		}
+		if i%4 == 3 {
+			seq++
+		}
 	}
 }
