@@ -177,7 +177,7 @@ type pubLane struct {
 	resumeAt        time.Time // no publish before (backoff after a leaderless stream)
 	closed          bool
 	// held: the lane was last seen held back by itself (its first read, a
-	// backoff, a fix to publish alone, a full window, a stalled answer);
+	// backoff, a fix to publish alone, a stalled answer);
 	// readyAt: when it was last seen going again. A fix waits for an
 	// in-flight slot from when it was queued or its lane was ready,
 	// whichever is later: what it waited for its own lane is not overload.
@@ -394,8 +394,14 @@ func (p *publisher) pumpLocked(l *pubLane, now time.Time) []*pubReq {
 		}
 		head := l.queue[0]
 		serial := head.check != checkNone || l.serial > 0
-		if (serial && len(l.flight) > 0) || len(l.flight) >= p.cfg.window {
+		if serial && len(l.flight) > 0 {
 			l.held = true
+			break
+		}
+		if len(l.flight) >= p.cfg.window {
+			// Not held by itself: a full window is the stream answering
+			// slowly (overload, measured: the lanes of 200 drivers at
+			// twice the capacity fill theirs), and the wait counts.
 			break
 		}
 		if len(l.flight) > 0 && now.Sub(l.flight[0].sentAt) > p.stalledAfterLocked() {

@@ -119,6 +119,32 @@ func TestWaitingForASlotIsOverload(t *testing.T) {
 	}
 }
 
+// TestAFullWindowIsNotALaneOfItsOwn: a lane whose window is full waits for
+// the stream's answers, and when they are slow that wait is overload. (At
+// twice the capacity the lanes of 200 drivers fill their windows, measured
+// 2026-12-01; counting that as a lane's own wait hid the overload.)
+func TestAFullWindowIsNotALaneOfItsOwn(t *testing.T) {
+	p := admissionPublisher(64)
+	p.answer = 150 * time.Millisecond // the stream answers slowly lately: a fix in flight 200 ms is not stalled
+	l := knownLane(p, "d-1")
+	t0 := time.Unix(1_000_000, 0)
+	for i := range 90 {
+		admit(t, p, l, uint64(i+1), t0)
+	}
+	if len(l.flight) != laneWindow || p.queued != 90-laneWindow {
+		t.Fatalf("%d in flight, %d waiting; want %d and %d", len(l.flight), p.queued, laneWindow, 90-laneWindow)
+	}
+	answerOldest(p, l, t0.Add(200*time.Millisecond))
+	if p.wait <= maxWait {
+		t.Fatalf("a fix waited 200 ms for the stream's answers behind a full window; recent wait %v, want more than %v", p.wait, maxWait)
+	}
+	// Latest wins: the lane keeps only its newest fix waiting.
+	dropped, ok := admit(t, p, l, 91, t0.Add(201*time.Millisecond))
+	if !ok || len(dropped) != 90-laneWindow-1 {
+		t.Fatalf("overloaded: admitted %v, replaced %d, want %d replaced", ok, len(dropped), 90-laneWindow-1)
+	}
+}
+
 // answerFirst answers the fix in flight that was sent first, as the stream
 // does.
 func answerFirst(t *testing.T, p *publisher, lanes []*pubLane, now time.Time) {
