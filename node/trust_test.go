@@ -195,9 +195,11 @@ func TestTokenThatExpiresWhileConnected(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	// Left alone, the connection is closed at its token's expiry.
-	short := s.token("d-1", mobileproto.RoleDriver, 1500*time.Millisecond)
-	exp := time.Now().Add(1500 * time.Millisecond).Truncate(time.Second) // exp has one-second resolution
+	// Left alone, the connection is closed at its token's expiry. (exp has
+	// one-second resolution: a token of 2.5 s lives 1.5-2.5 s, time enough
+	// to connect on a busy machine.)
+	short := s.token("d-1", mobileproto.RoleDriver, 2500*time.Millisecond)
+	exp := time.Now().Add(2500 * time.Millisecond).Truncate(time.Second)
 	ws, _, err := websocket.DefaultDialer.Dial(n.WebSocketURL(), bearer(short))
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +218,7 @@ func TestTokenThatExpiresWhileConnected(t *testing.T) {
 	}
 
 	// Refreshed in time, it lives on past the first token's expiry.
-	c := s.dial(n, s.token("d-2", mobileproto.RoleDriver, 1500*time.Millisecond))
+	c := s.dial(n, s.token("d-2", mobileproto.RoleDriver, 3*time.Second))
 	first := time.UnixMilli(c.Welcome().Expires)
 	r, err := c.RefreshToken(ctx, s.token("d-2", mobileproto.RoleDriver, time.Hour))
 	if err != nil || time.UnixMilli(r.Expires).Before(time.Now().Add(59*time.Minute)) {
