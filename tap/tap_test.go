@@ -151,8 +151,12 @@ func TestExactlyOnceAcrossCrash(t *testing.T) {
 	}
 	st2 := second.tap.Stats()
 	t.Logf("second run: %+v; %d fixes stored", st2, len(want))
-	if st2.Duplicates != uint64(crash.linesInCrashed) {
-		t.Errorf("the second run skipped %d duplicates, want the %d whole lines of the crashed batch", st2.Duplicates, crash.linesInCrashed)
+	// It skips at least the crashed batch's whole lines; more only if the
+	// stream delivered a batch again because writing it outlasted the
+	// tests' 2 s ack wait (a busy machine). The file's content, checked
+	// next, tells a skip too many from a redelivery.
+	if st2.Duplicates < uint64(crash.linesInCrashed) {
+		t.Errorf("the second run skipped %d duplicates, want at least the %d whole lines of the crashed batch", st2.Duplicates, crash.linesInCrashed)
 	}
 	checkExactlyOnce(t, readJSONLines(t, path), want)
 

@@ -41,7 +41,7 @@ func (b *syncBuffer) String() string {
 func TestMain_ToFileAndStdout(t *testing.T) {
 	s := testnode.NewSecrets(t)
 	n := testnode.Start(t, s.Configure)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // the whole test: three runs of up to 10 s each
 	defer cancel()
 	d, err := mobileproto.Dial(ctx, n.WebSocketURL(), mobileproto.WithToken(s.Token("d-1", mobileproto.RoleDriver, time.Hour)))
 	if err != nil {
