@@ -159,9 +159,19 @@ func TestTrackWhileDriverSendsHasNoGapOrDuplicate(t *testing.T) {
 	driver := dial(t, n, mobileproto.RoleDriver, "d-9")
 	const total = 600
 	done := make(chan []mobileproto.Ack)
+	tracked := make(chan struct{}) // closed when every rider tracks
 	go func() {
 		acks := make([]mobileproto.Ack, 0, total)
 		for s := uint64(1); s <= total; s++ {
+			if s == total-50 {
+				// The last fixes come after every rider tracks: a rider
+				// without history that tracked after the driver's last
+				// fix would have nothing to receive.
+				select {
+				case <-tracked:
+				case <-ctx.Done():
+				}
+			}
 			a, err := driver.SendLocation(ctx, fix(s))
 			if err != nil {
 				t.Errorf("send %d: %v", s, err)
@@ -180,6 +190,7 @@ func TestTrackWhileDriverSendsHasNoGapOrDuplicate(t *testing.T) {
 		}
 		riders = append(riders, r)
 	}
+	close(tracked)
 	acks := <-done
 	if len(acks) != total {
 		t.Fatalf("only %d fixes acked", len(acks))
@@ -213,7 +224,7 @@ func TestTrackWhileDriverSendsHasNoGapOrDuplicate(t *testing.T) {
 // in its place.
 func TestHistoryIsFullWhileTheDriverSends(t *testing.T) {
 	n := startNode(t, func(c *node.Config) { c.RateLimit, c.RateBurst = 1000, 1000 })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second) // 600 tracks and the sender, on a busy machine
 	defer cancel()
 	driver := dial(t, n, mobileproto.RoleDriver, "d-7")
 	sendFixes(t, driver, 1, 60)
