@@ -130,7 +130,11 @@ func TestBatteryWorkloadObeysTheInterval(t *testing.T) {
 	if g := iv.group(GroupTracked); g.AskedAtEnd[fast.String()] != 1 {
 		t.Errorf("the driver tracked was asked for %v at the end", g.AskedAtEnd)
 	}
-	if iv.Switches != 1 || iv.SwitchErrors != 0 || iv.Unanswered != 0 || iv.Switch.Count != 2 || iv.Switch.Max > 2000 {
+	// How fast the switch reaches the driver is a figure of the benchmark
+	// (logged); the bound here only tells a switch from none (the watch
+	// lease is 60 s).
+	t.Logf("the interval switch reached the drivers in at most %.1f ms", iv.Switch.Max)
+	if iv.Switches != 1 || iv.SwitchErrors != 0 || iv.Unanswered != 0 || iv.Switch.Count != 2 || iv.Switch.Max > 15000 {
 		t.Errorf("switch: %+v", iv)
 	}
 	if iv.Saved <= 0 || iv.AllFast != 20*30 {
