@@ -59,7 +59,7 @@ func Plan(s Spec) ([]node.Config, error) {
 	if s.DataDir == "" {
 		return nil, fmt.Errorf("%w: no data dir", ErrInvalidSpec)
 	}
-	ports, err := freePorts(s.Host, 4*s.Size)
+	ports, err := FreePorts(s.Host, 4*s.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func parallel(n int, f func(i int) error) error {
 	return errors.Join(errs...)
 }
 
-// freePorts reserves n distinct free TCP ports on host: it holds n
+// FreePorts reserves n distinct free TCP ports on host: it holds n
 // listeners at once, notes their ports and closes them. The ports are
 // chosen below the system's ephemeral range where it can be read (Linux):
 // a port from that range, once closed, can be handed to any outgoing
@@ -118,7 +118,7 @@ func parallel(n int, f func(i int) error) error {
 // it (seen in CI as "address already in use"); below it, only a program
 // choosing the same port by number can. Elsewhere, or when that range
 // leaves too little room, the system picks them (port 0).
-func freePorts(host string, n int) ([]int, error) {
+func FreePorts(host string, n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/rtls-io/rtls/cluster"
 	"github.com/rtls-io/rtls/dashboard/model"
 	"github.com/rtls-io/rtls/internal/fixstream"
 	"github.com/rtls-io/rtls/node"
@@ -159,7 +160,15 @@ func TestFeedTrail(t *testing.T) {
 // follows new fixes.
 func TestFeedReconnects(t *testing.T) {
 	dir := t.TempDir()
-	n := startNode(t, func(c *node.Config) { c.DataDir = dir })
+	// A client port below the ephemeral range: one from it could be taken
+	// by an outgoing connection (the feed's own reconnects among them)
+	// while the node is down, and the second node could not bind it.
+	ports, err := cluster.FreePorts("127.0.0.1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+	n := startNode(t, func(c *node.Config) { c.DataDir = dir; c.ClientAddr = addr })
 	d := dialDriver(t, n.WebSocketURL(), "d-1")
 	send(t, d, 1, 1, 1)
 	fleet := newFleet(t)
@@ -170,10 +179,6 @@ func TestFeedReconnects(t *testing.T) {
 		}
 		return nil
 	})
-	u, err := url.Parse(n.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
 	stopNode(t, n)
 	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if s := feed.Status(); s.State != Reconnecting {
@@ -185,7 +190,7 @@ func TestFeedReconnects(t *testing.T) {
 		t.Fatal("a server name while disconnected")
 	}
 	// The same client port (the one the first node was given) and data.
-	n2 := startNode(t, func(c *node.Config) { c.DataDir = dir; c.ClientAddr = u.Host; c.Name = "n1b" })
+	n2 := startNode(t, func(c *node.Config) { c.DataDir = dir; c.ClientAddr = addr; c.Name = "n1b" })
 	d = dialDriver(t, n2.WebSocketURL(), "d-2")
 	c := send(t, d, 2, 2, 2)
 	checkFor(t, 20*time.Second, 10*time.Millisecond, func() error {
