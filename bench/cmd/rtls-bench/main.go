@@ -49,7 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.RidersPerDriver, "riders", 0, "riders per driver (default: the preset's)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "fixes per second per driver: one step at this rate; for -preset overload, the capacity to overload (skips the search)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "sending time per step (default: the preset's)")
-	loop := fs.String("loop", "", "open or closed (default: the preset's; open for ramp, overload and battery)")
+	loop := fs.String("loop", "", "open or closed (default: the preset's; open for city, ramp, overload and battery; closed for small)")
 	fs.DurationVar(&cfg.FastInterval, "fast-interval", 0, "the nodes' set-interval while a driver is watched (default: the preset's, else the node's 1s); with -preset battery also the drivers' fastest rate")
 	fs.DurationVar(&cfg.SlowInterval, "slow-interval", 0, "the nodes' set-interval while nobody watches a driver (default: the preset's, else the node's 15s)")
 	fs.DurationVar(&cfg.Backlog, "backlog", 0, "open loop: how much of its fixes a phone keeps while its client cannot take them (default 5s)")
