@@ -25,6 +25,15 @@ func knownLane(p *publisher, driver string) *pubLane {
 	return l
 }
 
+// knownLanes makes n known lanes, of drivers d-a, d-b, ...
+func knownLanes(p *publisher, n int) []*pubLane {
+	lanes := make([]*pubLane, n)
+	for i := range lanes {
+		lanes[i] = knownLane(p, "d-"+string(rune('a'+i)))
+	}
+	return lanes
+}
+
 // admit offers one new fix on l at now, the stream having just answered
 // another driver's fix (it answers: a silence is not overload).
 func admit(t *testing.T, p *publisher, l *pubLane, seq uint64, now time.Time) (dropped []*pubReq, admitted bool) {
@@ -90,10 +99,8 @@ func TestAWaitOfTheLanesOwnIsNotOverload(t *testing.T) {
 func TestWaitingForASlotIsOverload(t *testing.T) {
 	p := admissionPublisher(4)
 	t0 := time.Unix(1_000_000, 0)
-	var lanes []*pubLane
-	for i := range 12 {
-		l := knownLane(p, "d-"+string(rune('a'+i)))
-		lanes = append(lanes, l)
+	lanes := knownLanes(p, 12)
+	for i, l := range lanes {
 		if dropped, ok := admit(t, p, l, 1, t0); !ok || len(dropped) > 0 {
 			t.Fatalf("first fix of lane %d: admitted %v, replaced %d", i, ok, len(dropped))
 		}
@@ -168,10 +175,8 @@ func answerFirst(t *testing.T, p *publisher, lanes []*pubLane, now time.Time) {
 func TestTheBacklogOfASilenceIsNotOverload(t *testing.T) {
 	p := admissionPublisher(4)
 	t0 := time.Unix(1_000_000, 0)
-	var lanes []*pubLane
-	for i := range 8 {
-		l := knownLane(p, "d-"+string(rune('a'+i)))
-		lanes = append(lanes, l)
+	lanes := knownLanes(p, 8)
+	for _, l := range lanes {
 		admit(t, p, l, 1, t0)
 	}
 	// The stream falls silent for 2 s; the lanes in line get 4 fixes
