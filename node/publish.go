@@ -537,8 +537,10 @@ func (p *publisher) sendLane(l *pubLane) (others []*pubReq) {
 		l.toSend = l.toSend[:0]
 		if len(known) > 0 {
 			now := time.Now()
+			// refillLocked's order, but l's own fixes are not returned:
+			// pumpLocked put them in l.toSend, sent in the next round.
 			others = append(others, p.pumpWaitingLocked(now)...)
-			p.pumpLocked(l, now) // into l.toSend, for the next round
+			p.pumpLocked(l, now)
 		}
 		p.mu.Unlock()
 		for _, r := range known {
